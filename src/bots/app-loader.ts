@@ -1,0 +1,28 @@
+import { pathToFileURL } from "node:url";
+import { Composer, type Middleware } from "grammy";
+import { BotHostError, ErrorCodes } from "../errors.js";
+import type { HostContext } from "./context.js";
+
+/**
+ * Loads the `app` module once: its default export must be a grammY `Composer` (or `Bot`-like object with
+ * `middleware()`) or a middleware function. The same instance then serves every bot.
+ */
+export async function loadApp(path: string): Promise<Middleware<HostContext>> {
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(path).href)) as { default?: unknown };
+  } catch (cause) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    throw new BotHostError(ErrorCodes.APP_INVALID, `cannot load the app module ${path}: ${reason}`, { cause });
+  }
+  const app = mod.default;
+  if (app instanceof Composer) return app as Composer<HostContext>;
+  if (typeof app === "function") return app as Middleware<HostContext>;
+  if (typeof app === "object" && app !== null && typeof (app as { middleware?: unknown }).middleware === "function") {
+    return app as Middleware<HostContext>;
+  }
+  throw new BotHostError(
+    ErrorCodes.APP_INVALID,
+    `the app module ${path} must default-export a grammY Composer or a middleware function`,
+  );
+}

@@ -1,0 +1,40 @@
+import { Context, type SessionFlavor } from "grammy";
+import type { Logger } from "../logging/logger.js";
+
+/** A chat's session as the app sees it: a JSON object, `{}` at first. */
+export type SessionData = Record<string, unknown>;
+
+/**
+ * The context every update of every bot gets. Besides grammY's `Context` (with `ctx.me` the bot's own
+ * identity) the app sees:
+ * - `ctx.session`: this chat's state, stored under `session:<botId>:<chatId>`;
+ * - `ctx.botId`: the configured id of the bot that received the update;
+ * - `ctx.appConfig`: the `app_config` mapping of bots.yaml;
+ * - `ctx.log`: a logger whose lines carry the bot id and the update id.
+ */
+export class HostContext extends Context implements SessionFlavor<SessionData> {
+  declare session: SessionData;
+  /** Configured id of the bot (set by the host before the app runs). */
+  botId = "";
+  /** The `app_config` mapping of bots.yaml (read-only). */
+  appConfig: Readonly<Record<string, unknown>> = {};
+  /** The bot's logger; `log` derives the per-update child from it on first use. */
+  botLogger: Logger | undefined;
+
+  /** A logger bound to this bot and update (created on first use, then kept on the context). */
+  get log(): Logger {
+    if (this.botLogger === undefined) throw new Error("ctx.log used before the host set up the context");
+    const child = this.botLogger.child({ update_id: this.update.update_id });
+    Object.defineProperty(this, "log", { value: child });
+    return child;
+  }
+}
+
+/**
+ * The key that orders and stores a chat's updates: the chat id, or for updates without a chat (inline queries
+ * and the like) the user id, which equals the user's private chat id. `undefined` when the update has neither.
+ */
+export function chatKeyOf(ctx: Context): string | undefined {
+  const id = ctx.chatId ?? ctx.from?.id;
+  return id === undefined ? undefined : String(id);
+}

@@ -1,0 +1,66 @@
+import { Composer, session, type Middleware, type StorageAdapter } from "grammy";
+import { sequentialize } from "@grammyjs/runner";
+import type { KeyBuilder } from "../storage/keys.js";
+import type { SessionWrite, StateStore } from "../storage/state-store.js";
+import { chatKeyOf, type HostContext, type SessionData } from "./context.js";
+
+/**
+ * grammY session storage that reads from the store but only stages writes: the staged write is committed
+ * by the pipeline together with the update's journal entry, in one transaction. Staging by key is safe
+ * because the pipeline runs one update at a time per `botId:chatId`, the same key the session uses.
+ */
+class StagingStorage implements StorageAdapter<SessionData> {
+  private readonly staged = new Map<string, string | null>();
+
+  constructor(private readonly store: StateStore) {}
+
+  async read(key: string): Promise<SessionData | undefined> {
+    const raw = await this.store.readSession(key);
+    return raw === undefined ? undefined : (JSON.parse(raw) as SessionData);
+  }
+
+  write(key: string, value: SessionData): void {
+    this.staged.set(key, JSON.stringify(value));
+  }
+
+  delete(key: string): void {
+    this.staged.set(key, null);
+  }
+
+  /** Removes and returns the write staged for `key`, if any. */
+  take(key: string | undefined): SessionWrite | undefined {
+    if (key === undefined) return undefined;
+    const value = this.staged.get(key);
+    if (value === undefined) return undefined;
+    this.staged.delete(key);
+    return { key, value };
+  }
+}
+
+/**
+ * Builds the one middleware stack shared by every bot:
+ * 1. `sequentialize` on `botId:chatId`: one update at a time per chat of a bot, all other chats concurrent;
+ * 2. commit: after the update (handled or failed), its session write and journal removal go to the store atomically;
+ * 3. grammY `session` keyed `session:<botId>:<chatId>`, initially `{}`;
+ * 4. the app.
+ * The app's errors still propagate to the caller, after the commit.
+ */
+export function createPipeline(app: Middleware<HostContext>, store: StateStore, keys: KeyBuilder): Composer<HostContext> {
+  const storage = new StagingStorage(store);
+  const sessionKey = (ctx: Omit<HostContext, "session">): string | undefined => {
+    const chat = chatKeyOf(ctx);
+    return chat === undefined ? undefined : keys.session(ctx.botId, chat);
+  };
+  const pipeline = new Composer<HostContext>();
+  pipeline.use(sequentialize((ctx: HostContext) => sessionKey(ctx) ?? []));
+  pipeline.use(async (ctx, next) => {
+    try {
+      await next();
+    } finally {
+      await store.complete(ctx.botId, ctx.update.update_id, storage.take(sessionKey(ctx)));
+    }
+  });
+  pipeline.use(session({ getSessionKey: sessionKey, storage, initial: (): SessionData => ({}) }));
+  pipeline.use(app);
+  return pipeline;
+}

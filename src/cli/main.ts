@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { Command, CommanderError, Option } from "commander";
+import { LOG_LEVELS } from "../logging/logger.js";
+import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
+import { runCheck } from "./check.js";
+import { runStart } from "./start.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
+
+const program = new Command()
+  .name("bot-host")
+  .description("Run many Telegram bots from one Node.js process, on one shared grammY app.")
+  .version(pkg.version)
+  .exitOverride()
+  .configureOutput({ outputError: (text, write) => write(text) })
+  .addHelpText(
+    "after",
+    "\nExit codes: 0 success, 1 runtime failure, 2 invalid configuration or usage, 130/143 second SIGINT/SIGTERM during a drain.",
+  );
+
+program
+  .command("start")
+  .description("start every enabled bot of the config and run until SIGINT or SIGTERM")
+  .requiredOption("-c, --config <file>", "path of bots.yaml")
+  .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS))
+  .option("--pretty", "human-readable logs instead of JSON lines")
+  .action(async (opts: { config: string; logLevel?: (typeof LOG_LEVELS)[number]; pretty?: boolean }) => {
+    await runStart(opts);
+  });
+
+program
+  .command("check")
+  .description("validate the config and list its bots; with --online, call getMe for each bot")
+  .requiredOption("-c, --config <file>", "path of bots.yaml")
+  .option("--online", "check every enabled bot's token against the Bot API (in parallel)")
+  .action(async (opts: { config: string; online?: boolean }) => {
+    process.exitCode = await runCheck(opts);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // --help and --version end here with code 0; usage mistakes with 2.
+    process.exitCode = err.exitCode === 0 ? ExitCodes.OK : ExitCodes.CONFIG;
+  } else {
+    throw err;
+  }
+}

@@ -1,0 +1,193 @@
+import { BotHostError, ErrorCodes } from "./errors.js";
+import type { Config } from "./config/index.js";
+import { redactUrl } from "./config/token.js";
+import type { Logger } from "./logging/logger.js";
+import { loadApp } from "./bots/app-loader.js";
+import { createPipeline } from "./bots/pipeline.js";
+import { createKeys } from "./storage/keys.js";
+import { MemoryStateStore } from "./storage/memory-state-store.js";
+import { RedisStateStore } from "./storage/redis-state-store.js";
+import type { StateStore } from "./storage/state-store.js";
+import { createSharedTransport, type SharedTransport } from "./transport/shared-transport.js";
+import { Admission } from "./runtime/admission.js";
+import { BotRunner } from "./runtime/bot-runner.js";
+import { timed } from "./lifecycle/component.js";
+
+/** What `start()` reports: which enabled bots run and which do not (and why). */
+export interface StartReport {
+  readonly enabled: number;
+  readonly running: readonly string[];
+  readonly notRunning: ReadonlyArray<{ bot: string; state: string; reason: string | undefined }>;
+}
+
+/** Updates that were fetched but not finished when a stop was cut short, per bot. */
+export interface CutReport {
+  readonly total: number;
+  readonly bots: ReadonlyArray<{ bot: string; update_ids: number[] }>;
+}
+
+/** Raised by `stop()` when the drain did not finish within `shutdown.drain_timeout`. */
+export class DrainTimeoutError extends BotHostError {
+  constructor(readonly cut: CutReport, seconds: number) {
+    super(
+      ErrorCodes.DRAIN_TIMEOUT,
+      `drain did not finish within shutdown.drain_timeout (${seconds} s); ${cut.total} update(s) cut off, the next start handles them`,
+    );
+  }
+}
+
+/** Tuning knobs that are not part of bots.yaml. */
+export interface HostOptions {
+  /** How long one bot's start may wait for the Bot API before it is reported (ms); default 10 s. */
+  startTimeoutMs?: number;
+}
+
+const START_PARALLELISM = 64;
+const START_TIMEOUT_MS = 10_000;
+const SPARE_SOCKETS = 64;
+
+/**
+ * The composition root: the only place that wires components together.
+ *
+ * Start order: state store (Redis) -> shared HTTP transport -> app and shared pipeline -> bots (in parallel,
+ * bounded). Stop order: (1) stop intake on every bot, (2) drain what was fetched, (3) confirm offsets,
+ * (4) close the state store (Redis QUIT, after the last handler), (5) close the shared transport.
+ */
+export class Host {
+  readonly runners = new Map<string, BotRunner>();
+  private readonly log: Logger;
+  private store: StateStore | undefined;
+  private transport: SharedTransport | undefined;
+  private starting: Promise<StartReport> | undefined;
+  private stopping: Promise<void> | undefined;
+  private stopRequested = false;
+
+  private readonly rootLogger: Logger;
+
+  constructor(
+    readonly config: Config,
+    logger: Logger,
+    private readonly options: HostOptions = {},
+  ) {
+    this.log = logger.child({ component: "host" });
+    this.rootLogger = logger;
+  }
+
+  /** True once a stop began: readiness is false from then on. */
+  get draining(): boolean {
+    return this.stopRequested;
+  }
+
+  /** Starts everything; see the class comment for the order. Rejects only on errors that concern every bot. */
+  start(): Promise<StartReport> {
+    this.starting ??= this.doStart();
+    return this.starting;
+  }
+
+  private async doStart(): Promise<StartReport> {
+    const { config } = this;
+    const enabled = config.bots.filter((b) => b.enabled);
+    const prefix = config.redis?.key_prefix ?? "bot-host:";
+    if (config.redis === undefined) {
+      this.log.warn("no Redis configured: state lives in this process only, is lost on restart and is not shared between processes");
+      this.store = new MemoryStateStore();
+    } else {
+      this.store = new RedisStateStore({
+        url: config.redis.url,
+        keyPrefix: prefix,
+        sessionTtl: config.redis.session_ttl,
+        logger: this.rootLogger,
+      });
+    }
+    await this.store.start();
+    if (config.redis !== undefined) this.log.info({ url: redactUrl(config.redis.url) }, "connected to Redis");
+    const connections = config.http.max_sockets > 0 ? config.http.max_sockets : enabled.length + SPARE_SOCKETS;
+    this.transport = createSharedTransport({ connections });
+    const app = await loadApp(config.app);
+    const shared = {
+      apiRoot: config.api_root,
+      transport: this.transport,
+      store: this.store,
+      admission: new Admission(config.polling.global_concurrency),
+      pipeline: createPipeline(app, this.store, createKeys(prefix)),
+      appConfig: config.app_config,
+      polling: config.polling,
+      startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
+    };
+    for (const bot of enabled) this.runners.set(bot.id, new BotRunner(bot, shared, this.rootLogger));
+    if (enabled.length === 0) this.log.warn("no enabled bots in the config; the host idles until stopped");
+
+    const queue = [...this.runners.values()];
+    const worker = async (): Promise<void> => {
+      for (let r = queue.shift(); r !== undefined && !this.stopRequested; r = queue.shift()) await r.start();
+    };
+    const t0 = performance.now();
+    await Promise.all(Array.from({ length: Math.min(START_PARALLELISM, queue.length) }, worker));
+    const report = this.report(enabled.length);
+    this.log.info(
+      { enabled: report.enabled, running: report.running.length, not_running: report.notRunning, ms: Math.round(performance.now() - t0) },
+      report.notRunning.length === 0 ? "all bots are up" : `${report.running.length} of ${report.enabled} bots are up`,
+    );
+    return report;
+  }
+
+  private report(enabled: number): StartReport {
+    const running: string[] = [];
+    const notRunning: Array<{ bot: string; state: string; reason: string | undefined }> = [];
+    for (const r of this.runners.values()) {
+      if (r.state === "running") running.push(r.id);
+      else notRunning.push({ bot: r.id, state: r.state, reason: r.reason });
+    }
+    return { enabled, running, notRunning };
+  }
+
+  /** In-flight updates per bot, for the report of a cut-short stop. */
+  cutReport(): CutReport {
+    const bots = [...this.runners.values()]
+      .map((r) => ({ bot: r.id, update_ids: r.tracker.snapshot() }))
+      .filter((b) => b.update_ids.length > 0);
+    return { total: bots.reduce((n, b) => n + b.update_ids.length, 0), bots };
+  }
+
+  /**
+   * Stops in the fixed order of the class comment, logging each step with its duration and counts.
+   * Rejects with {@link DrainTimeoutError} when the drain exceeds `drainTimeoutMs` (later steps are skipped:
+   * the journal keeps the cut updates for the next start). Idempotent.
+   */
+  stop(drainTimeoutMs = this.config.shutdown.drain_timeout * 1000): Promise<void> {
+    this.stopping ??= this.doStop(drainTimeoutMs);
+    return this.stopping;
+  }
+
+  private async doStop(drainTimeoutMs: number): Promise<void> {
+    this.stopRequested = true;
+    const runners = [...this.runners.values()];
+    const step = (n: number, name: string, fields: Record<string, unknown>): void =>
+      this.log.info({ step: n, ...fields }, `shutdown step ${n}/5: ${name}`);
+
+    let s = await timed(async () => runners.forEach((r) => r.stopIntake()));
+    step(1, "stopped intake", { ms: s.ms, bots: runners.length, in_flight: this.cutReport().total });
+    // A start still in progress settles quickly once intake is stopped (its signal is aborted).
+    await this.starting?.catch(() => undefined);
+
+    const inFlight = this.cutReport().total;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), drainTimeoutMs);
+    });
+    const drained = await timed(() => Promise.race([Promise.all(runners.map((r) => r.drain())).then(() => "ok" as const), deadline]));
+    clearTimeout(timer);
+    if (drained.value === "timeout") throw new DrainTimeoutError(this.cutReport(), drainTimeoutMs / 1000);
+    step(2, "drained", { ms: drained.ms, updates: inFlight });
+
+    const confirmed = await timed(async () => (await Promise.all(runners.map((r) => r.confirmOffset()))).filter((o) => o !== undefined).length);
+    step(3, "confirmed offsets", { ms: confirmed.ms, bots: confirmed.value });
+
+    s = await timed(async () => this.store?.stop());
+    step(4, "closed state", { ms: s.ms, store: this.store?.name ?? "none" });
+
+    s = await timed(async () => this.transport?.stop());
+    for (const r of runners) r.markStopped();
+    step(5, "closed the shared HTTP agent", { ms: s.ms });
+  }
+}

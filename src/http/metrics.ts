@@ -1,0 +1,100 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Update } from "grammy/types";
+
+/** The type of an update: its one field besides `update_id` (`message`, `callback_query`, ...). */
+export function updateTypeOf(update: Update): string {
+  for (const key in update) if (key !== "update_id") return key;
+  return "unknown";
+}
+
+/** What the metrics read on every scrape (kept as callbacks so nothing is counted twice). */
+export interface MetricsSources {
+  /** Per bot: state and updates in flight. */
+  bots(): Iterable<{ id: string; up: boolean; inFlight: number }>;
+  /** Redis connection state: `ready` when connected; undefined without Redis. */
+  redisStatus(): string | undefined;
+}
+
+/**
+ * The host's Prometheus metrics, in a registry of its own (no global state), plus Node's process metrics.
+ */
+export class HostMetrics {
+  readonly registry = new Registry();
+  readonly updatesReceived: Counter<"bot" | "type">;
+  readonly updatesHandled: Counter<"bot" | "type" | "outcome">;
+  readonly handlerDuration: Histogram<"bot">;
+  readonly apiCalls: Counter<"bot" | "method">;
+  readonly apiErrors: Counter<"bot" | "method" | "code">;
+  readonly reloads: Counter<"outcome">;
+
+  constructor(sources: MetricsSources) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "bot_host_" });
+    this.updatesReceived = new Counter({
+      name: "bot_host_updates_received_total",
+      help: "Updates accepted for handling, by bot and update type",
+      labelNames: ["bot", "type"],
+      registers,
+    });
+    this.updatesHandled = new Counter({
+      name: "bot_host_updates_handled_total",
+      help: "Updates whose handler finished, by bot, update type and outcome (ok or error)",
+      labelNames: ["bot", "type", "outcome"],
+      registers,
+    });
+    this.handlerDuration = new Histogram({
+      name: "bot_host_handler_duration_seconds",
+      help: "Time from the start of an update's handling (including waiting for its chat's turn) to its end",
+      labelNames: ["bot"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.apiCalls = new Counter({
+      name: "bot_host_api_calls_total",
+      help: "Bot API calls, by bot and method",
+      labelNames: ["bot", "method"],
+      registers,
+    });
+    this.apiErrors = new Counter({
+      name: "bot_host_api_errors_total",
+      help: "Failed Bot API calls, by bot, method and error code (Telegram's error_code, or 'network')",
+      labelNames: ["bot", "method", "code"],
+      registers,
+    });
+    this.reloads = new Counter({
+      name: "bot_host_config_reloads_total",
+      help: "Config reloads, by outcome (applied or rejected)",
+      labelNames: ["outcome"],
+      registers,
+    });
+    new Gauge({
+      name: "bot_host_updates_in_flight",
+      help: "Updates fetched and not yet finished (running or waiting for their chat's turn), by bot",
+      labelNames: ["bot"],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of sources.bots()) this.set({ bot: b.id }, b.inFlight);
+      },
+    });
+    new Gauge({
+      name: "bot_host_bot_up",
+      help: "1 when the bot is running, 0 otherwise",
+      labelNames: ["bot"],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of sources.bots()) this.set({ bot: b.id }, b.up ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "bot_host_redis_connected",
+      help: "1 when the Redis connection is ready, 0 when it is not, absent without Redis",
+      registers,
+      collect() {
+        const status = sources.redisStatus();
+        if (status !== undefined) this.set(status === "ready" ? 1 : 0);
+      },
+    });
+  }
+}

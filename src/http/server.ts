@@ -1,0 +1,114 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Logger } from "../logging/logger.js";
+import type { Component } from "../lifecycle/component.js";
+import type { HostMetrics } from "./metrics.js";
+
+/** A route handler for requests under the webhook prefix. */
+export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, botId: string) => void;
+
+/** Readiness as `/readyz` reports it. */
+export interface Readiness {
+  ready: boolean;
+  bots: Record<string, { state: string; reason?: string }>;
+  draining: boolean;
+}
+
+/** Options of {@link HttpServer}. */
+export interface HttpServerOptions {
+  /** `host:port`; port 0 picks a free one. */
+  listen: string;
+  logger: Logger;
+  metrics: HostMetrics;
+  readiness: () => Readiness;
+  /** Path prefix of webhook routes (`/telegram` -> `/telegram/<botId>`). */
+  webhookPrefix: string;
+  webhook?: WebhookHandler;
+}
+
+// Node's default accept backlog (511) overflows when many bots' webhooks connect at once.
+const LISTEN_BACKLOG = 4096;
+
+/** Splits `host:port` (IPv6 hosts in brackets). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(listen);
+  if (m === null) throw new Error(`http.listen must be host:port, got ${listen}`);
+  return { host: m[1] ?? "0.0.0.0", port: Number(m[2]) };
+}
+
+/**
+ * The one HTTP server of the host: `/healthz` (liveness), `/readyz` (every enabled bot running and not
+ * draining), `/metrics` (Prometheus) and the webhook routes `<prefix>/<botId>`.
+ */
+export class HttpServer implements Component {
+  readonly name = "http";
+  private readonly server: Server;
+  private readonly log: Logger;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly o: HttpServerOptions) {
+    this.log = o.logger.child({ component: "http" });
+    this.server = createServer((req, res) => this.route(req, res));
+    this.server.on("clientError", (_err, socket) => socket.destroy());
+  }
+
+  /** The bound address (after `start()`). */
+  get address(): { host: string; port: number } {
+    const a = this.server.address() as AddressInfo | null;
+    return { host: a?.address ?? "", port: a?.port ?? 0 };
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = parseListen(this.o.listen);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen({ host, port, backlog: LISTEN_BACKLOG }, () => {
+        this.server.off("error", reject);
+        resolve();
+      });
+    });
+    this.log.info({ host: this.address.host, port: this.address.port }, "HTTP server listening");
+  }
+
+  /** Stops accepting connections and waits for the requests in flight. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= new Promise<void>((resolve) => {
+      if (!this.server.listening) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+    });
+    return this.stopping;
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const path = (req.url ?? "/").split("?")[0] ?? "/";
+    if (path === "/healthz") return this.json(res, 200, { status: "ok" });
+    if (path === "/readyz") {
+      const r = this.o.readiness();
+      return this.json(res, r.ready ? 200 : 503, r);
+    }
+    if (path === "/metrics") {
+      this.o.metrics.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { "content-type": this.o.metrics.registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          this.log.error({ err }, "metrics collection failed");
+          this.json(res, 500, { error: "metrics collection failed" });
+        },
+      );
+      return;
+    }
+    const prefix = `${this.o.webhookPrefix}/`;
+    if (this.o.webhook !== undefined && path.startsWith(prefix)) {
+      return this.o.webhook(req, res, decodeURIComponent(path.slice(prefix.length)));
+    }
+    this.json(res, 404, { error: "not found" });
+  }
+
+  private json(res: ServerResponse, status: number, body: unknown): void {
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(body));
+  }
+}

@@ -1,0 +1,151 @@
+import { GrammyError, HttpError, type Api } from "grammy";
+import type { Update } from "grammy/types";
+import type { UpdateSupplier } from "@grammyjs/runner";
+import { BotHostError, ErrorCodes } from "../errors.js";
+import type { Logger } from "../logging/logger.js";
+import type { StateStore } from "../storage/state-store.js";
+import type { Admission } from "./admission.js";
+import { backoffDelay, sleep } from "./backoff.js";
+import { toGrammySignal } from "./signal.js";
+
+type RunnerSignal = Parameters<UpdateSupplier<Update>["supply"]>[1];
+
+/** Options of {@link PollingSupplier}. */
+export interface PollingSupplierOptions {
+  botId: string;
+  api: Api;
+  store: StateStore;
+  admission: Admission;
+  logger: Logger;
+  /** getUpdates `limit` upper bound (1..100). */
+  limit: number;
+  /** Long-poll seconds. */
+  timeout: number;
+  allowedUpdates: readonly string[] | undefined;
+  /** Updates journaled by an earlier run and not finished, oldest first: handed out before any polling. */
+  replay: Update[];
+  /** Highest update id ever journaled, if any. */
+  watermark: number | undefined;
+  /** Told when polling works (`true`) or is failing and being retried (`false`). */
+  onHealth?: (healthy: boolean, reason?: string) => void;
+}
+
+/**
+ * The runner's update source for one bot, made exactly-once with the journal:
+ * - every fetched batch is written to the journal (one write) before the next getUpdates confirms its offset;
+ * - the cursor survives restarts (`offset:<botId>`), and updates at or below it are never handed out twice;
+ * - unfinished updates of an earlier run are replayed first, in update order;
+ * - each batch is admitted into the global in-flight cap before it is returned.
+ * 401 ends the bot (rejecting the runner's task); 409, 429, 5xx and network errors are retried with backoff.
+ */
+export class PollingSupplier implements UpdateSupplier<Update> {
+  private offset: number | undefined;
+  private watermark: number | undefined;
+  private readonly replay: Update[];
+  private readonly log: Logger;
+
+  constructor(private readonly o: PollingSupplierOptions) {
+    this.replay = o.replay;
+    this.watermark = o.watermark;
+    this.offset = o.watermark === undefined ? undefined : o.watermark + 1;
+    this.log = o.logger;
+  }
+
+  /** Called by the runner with the sink's free capacity. */
+  async supply(batchSize: number, runnerSignal: RunnerSignal): Promise<Update[]> {
+    // The runner declares the `abort-controller` shim's type; at run time it is the built-in signal.
+    const signal = runnerSignal as unknown as AbortSignal;
+    if (this.replay.length > 0) {
+      const batch = this.replay.splice(0, Math.max(1, Math.min(batchSize, this.o.limit, this.o.admission.capacity)));
+      await this.o.admission.acquire(batch.length, signal);
+      return batch;
+    }
+    for (;;) {
+      const limit = Math.max(1, Math.min(batchSize, this.o.limit, this.o.admission.free));
+      const updates = await this.fetch(limit, signal);
+      const last = updates[updates.length - 1];
+      if (last === undefined) continue;
+      this.offset = last.update_id + 1;
+      const mark = this.watermark;
+      const fresh = mark === undefined ? updates : updates.filter((u) => u.update_id > mark);
+      if (fresh.length === 0) continue;
+      // The next getUpdates confirms this batch to Telegram: it must be in the journal before that.
+      await this.o.store.appendJournal(this.o.botId, fresh);
+      this.watermark = last.update_id;
+      // Stopped while waiting for room: the batch stays journaled and is replayed by the next start.
+      await this.o.admission.acquire(fresh.length, signal);
+      return fresh;
+    }
+  }
+
+  /**
+   * The offset to confirm at shutdown: past everything journaled when the journal is durable, else only past
+   * what was finished (an in-memory journal dies with the process).
+   */
+  async confirmableOffset(): Promise<number | undefined> {
+    if (this.watermark === undefined) return undefined;
+    if (!this.o.store.durable) {
+      const { pending } = await this.o.store.loadJournal(this.o.botId);
+      const oldest = pending[0];
+      if (oldest !== undefined) return oldest.update_id;
+    }
+    return this.watermark + 1;
+  }
+
+  private async fetch(limit: number, signal: AbortSignal): Promise<Update[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const updates = await this.o.api.getUpdates(
+          {
+            offset: this.offset,
+            limit,
+            timeout: this.o.timeout,
+            allowed_updates: this.o.allowedUpdates as never,
+          },
+          toGrammySignal(signal),
+        );
+        if (attempt > 0) this.log.info({ attempts: attempt + 1 }, "polling recovered");
+        this.o.onHealth?.(true);
+        return updates;
+      } catch (err) {
+        if (signal.aborted) throw err;
+        await this.onFetchError(err, attempt, signal);
+      }
+    }
+  }
+
+  private async onFetchError(err: unknown, attempt: number, signal: AbortSignal): Promise<void> {
+    if (err instanceof GrammyError && err.error_code === 401) {
+      this.o.onHealth?.(false, "unauthorized");
+      throw new BotHostError(
+        ErrorCodes.BOT_UNAUTHORIZED,
+        `Telegram rejected the token of bot "${this.o.botId}" (401 Unauthorized); check it with @BotFather and fix bots.yaml`,
+        { cause: err },
+      );
+    }
+    let delay = backoffDelay(attempt);
+    let reason = "network";
+    if (err instanceof GrammyError) {
+      reason = `${err.error_code}`;
+      if (err.error_code === 409) {
+        delay = backoffDelay(attempt, 1_000, 60_000);
+        if (attempt === 0 || attempt % 10 === 0) {
+          this.log.warn(
+            { err, code: ErrorCodes.BOT_CONFLICT },
+            "409 Conflict: another process is polling with this token, or a webhook is set; stop the other poller or run deleteWebhook (retrying)",
+          );
+        }
+      } else if (err.error_code === 429) {
+        delay = 1_000 * (err.parameters.retry_after ?? 1);
+        this.log.warn({ retry_after: err.parameters.retry_after }, "getUpdates answered 429, waiting retry_after");
+      } else if (attempt === 0 || attempt % 10 === 0) {
+        this.log.warn({ err, attempt }, "getUpdates failed, retrying with backoff");
+      }
+    } else if (attempt === 0 || attempt % 10 === 0) {
+      const detail = err instanceof HttpError ? err.error : err;
+      this.log.warn({ err: detail, attempt }, "cannot reach the Bot API, retrying with backoff");
+    }
+    this.o.onHealth?.(false, reason);
+    await sleep(delay, signal);
+  }
+}

@@ -1,0 +1,63 @@
+import type { Update } from "grammy/types";
+import type { CachedBotInfo, JournalState, SessionWrite, StateStore } from "./state-store.js";
+
+interface MemoryJournal {
+  pending: Map<number, Update>;
+  watermark: number | undefined;
+}
+
+/**
+ * In-process state for hosts without Redis. Nothing survives a restart and nothing is shared between processes:
+ * the host logs a warning when it uses this store.
+ */
+export class MemoryStateStore implements StateStore {
+  readonly durable = false;
+  readonly name = "memory";
+  private readonly sessions = new Map<string, string>();
+  private readonly journals = new Map<string, MemoryJournal>();
+  private readonly botInfos = new Map<string, CachedBotInfo>();
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  async readSession(key: string): Promise<string | undefined> {
+    return this.sessions.get(key);
+  }
+
+  private journal(botId: string): MemoryJournal {
+    let j = this.journals.get(botId);
+    if (j === undefined) {
+      j = { pending: new Map(), watermark: undefined };
+      this.journals.set(botId, j);
+    }
+    return j;
+  }
+
+  async loadJournal(botId: string): Promise<JournalState> {
+    const j = this.journal(botId);
+    const pending = [...j.pending.values()].sort((a, b) => a.update_id - b.update_id);
+    return { pending, watermark: j.watermark };
+  }
+
+  async appendJournal(botId: string, updates: readonly Update[]): Promise<void> {
+    const j = this.journal(botId);
+    for (const u of updates) j.pending.set(u.update_id, u);
+    const last = updates[updates.length - 1];
+    if (last !== undefined) j.watermark = last.update_id;
+  }
+
+  async complete(botId: string, updateId: number, write: SessionWrite | undefined): Promise<void> {
+    this.journal(botId).pending.delete(updateId);
+    if (write === undefined) return;
+    if (write.value === null) this.sessions.delete(write.key);
+    else this.sessions.set(write.key, write.value);
+  }
+
+  async getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined> {
+    return this.botInfos.get(telegramBotId);
+  }
+
+  async setBotInfo(telegramBotId: string, value: CachedBotInfo): Promise<void> {
+    this.botInfos.set(telegramBotId, value);
+  }
+}

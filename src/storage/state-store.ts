@@ -1,0 +1,44 @@
+import type { Update, UserFromGetMe } from "grammy/types";
+
+/** A session write staged by an update, committed together with that update's journal entry. */
+export interface SessionWrite {
+  /** Full Redis key (built by {@link KeyBuilder.session}). */
+  readonly key: string;
+  /** Serialized session, or `null` to delete it. */
+  readonly value: string | null;
+}
+
+/** What a bot resumes from: unfinished updates, oldest first, and the highest update id ever journaled. */
+export interface JournalState {
+  readonly pending: Update[];
+  readonly watermark: number | undefined;
+}
+
+/** A cached `getMe` answer and the hash of the token it belongs to. */
+export interface CachedBotInfo {
+  readonly tokenHash: string;
+  readonly info: UserFromGetMe;
+}
+
+/**
+ * Where all state lives: chat sessions, the per-bot update journal and the botInfo cache. Implemented on
+ * Redis ({@link RedisStateStore}) and, when no Redis is configured, in process memory ({@link MemoryStateStore}).
+ */
+export interface StateStore {
+  /** `true` when state survives a restart of the process. */
+  readonly durable: boolean;
+  readonly name: string;
+  start(): Promise<void>;
+  /** Closes the store; called after the last writer finished. Idempotent. */
+  stop(): Promise<void>;
+  /** Reads a raw session value. */
+  readSession(key: string): Promise<string | undefined>;
+  /** Loads a bot's unfinished updates and its cursor. */
+  loadJournal(botId: string): Promise<JournalState>;
+  /** Records a fetched batch (and moves the cursor past it) in one write. Must finish before the batch's offset is confirmed. */
+  appendJournal(botId: string, updates: readonly Update[]): Promise<void>;
+  /** Marks an update finished: removes its journal entry and applies its session write atomically. */
+  complete(botId: string, updateId: number, write: SessionWrite | undefined): Promise<void>;
+  getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined>;
+  setBotInfo(telegramBotId: string, value: CachedBotInfo): Promise<void>;
+}

@@ -1,0 +1,82 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { resolve } from "node:path";
+import { runCli } from "../support/cli.js";
+import { fakeToken, writeConfig } from "../support/harness.js";
+import { FakeBotApi } from "../support/fake-bot-api.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const SUPPORT = fakeToken(1);
+const SALES = fakeToken(2);
+
+describe("bot-host check", () => {
+  let fake: FakeBotApi | undefined;
+  afterEach(async () => {
+    await fake?.stop();
+    fake = undefined;
+  });
+
+  it("lists the bots of the committed bots.yaml without printing a token", async () => {
+    const r = await runCli(["check", "--config", resolve(ROOT, "bots.yaml")], { SUPPORT_BOT_TOKEN: SUPPORT, SALES_BOT_TOKEN: SALES });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/support\s+100001:\*\*\*\s+polling\s+enabled/);
+    expect(r.stdout).toMatch(/sales\s+100002:\*\*\*\s+polling\s+enabled/);
+    expect(r.stdout).toMatch(/archive\s+\d+:\*\*\*\s+polling\s+disabled/);
+    expect(r.stdout + r.stderr).not.toContain(SUPPORT.split(":")[1]);
+  });
+
+  it("names a missing token variable in one line and exits 2", async () => {
+    const r = await runCli(["check", "--config", resolve(ROOT, "bots.yaml")], { SALES_BOT_TOKEN: SALES });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bots\.yaml:\d+:\d+ bots\[0\]\.token: environment variable SUPPORT_BOT_TOKEN is not set/);
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it("prints all three mistakes of a bad file with line numbers, exits 2 and prints no token", async () => {
+    const path = writeConfig(
+      [
+        "app: ./app.js",
+        "polling:",
+        "  limt: 100", // typo
+        "bots:",
+        "  - id: one",
+        `    token: "${SUPPORT}"`,
+        "  - id: one", // duplicate id
+        `    token: "${SALES}"`,
+        "  - id: three",
+        '    token: "not-a-token"', // malformed
+      ].join("\n"),
+    );
+    const r = await runCli(["check", "--config", path]);
+    expect(r.code).toBe(2);
+    const problems = r.stderr.split("\n").filter((l) => /bots\.yaml:\d+:\d+ /.test(l));
+    expect(problems).toHaveLength(3);
+    expect(problems[0]).toMatch(/^.*bots\.yaml:3:3 polling\.limt: .*did you mean "limit"/);
+    expect(problems[1]).toMatch(/bots\.yaml:7:\d+ bots\[1\]\.id: duplicate id "one" \(first used at line 5\)/);
+    expect(problems[2]).toMatch(/bots\.yaml:10:\d+ bots\[2\]\.token: malformed token/);
+    expect(r.stderr).not.toContain("not-a-token");
+    expect(r.stderr + r.stdout).not.toContain(SUPPORT.split(":")[1]);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("--online reports which tokens work, in parallel, and exits 1 when one does not", async () => {
+    fake = await FakeBotApi.start();
+    fake.addBot(SUPPORT, { username: "support_bot" });
+    const path = writeConfig(
+      [`app: ./app.js`, `api_root: ${fake.apiRoot}`, "bots:", `  - id: support`, `    token: "${SUPPORT}"`, `  - id: sales`, `    token: "${SALES}"`].join("\n"),
+    );
+    const r = await runCli(["check", "--config", path, "--online"]);
+    expect(r.stdout).toMatch(/support\s+ok, @support_bot/);
+    expect(r.stdout).toMatch(/sales\s+token rejected \(401 Unauthorized\)/);
+    expect(r.code).toBe(1);
+  });
+
+  it("--help and --version exit 0; an unknown command exits 2", async () => {
+    expect((await runCli(["--help"])).code).toBe(0);
+    const v = await runCli(["--version"]);
+    expect(v.code).toBe(0);
+    expect(v.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect((await runCli(["frobnicate"])).code).toBe(2);
+    expect((await runCli(["start"])).code).toBe(2); // missing --config
+  });
+});

@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { Redis } from "ioredis";
+import { FakeBotApi } from "../support/fake-bot-api.js";
+import { message } from "../support/updates.js";
+import { buildYaml, fakeToken, startHost, uniquePrefix } from "../support/harness.js";
+import type { Host } from "../../src/host.js";
+
+const redisUrl = inject("redisUrl");
+
+describe("update journal", () => {
+  let fake: FakeBotApi;
+  let host: Host | undefined;
+  let redis: Redis | undefined;
+
+  afterEach(async () => {
+    await host?.stop(200).catch(() => undefined);
+    host = undefined;
+    await fake?.stop();
+    redis?.disconnect();
+  });
+
+  it("one slow update (10 s) does not hold back the other chats, nor the offset", async () => {
+    fake = await FakeBotApi.start();
+    const token = fakeToken(1);
+    fake.addBot(token);
+    const prefix = uniquePrefix();
+    ({ host } = await startHost(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [{ id: "a", token }] })));
+    const slowId = fake.inject(token, message(1, "slow sleep=10000 begin"));
+    await fake.waitForSent(token, 1);
+    const t0 = Date.now();
+    for (let chat = 2; chat <= 20; chat++) fake.inject(token, message(chat, `fast${chat}`));
+    await fake.waitForSent(token, 20, 5_000);
+    expect(Date.now() - t0).toBeLessThan(5_000);
+    // the cursor moved past the slow update: it is kept in the journal, not by holding back the offset
+    await fake.waitFor(() => fake.confirmedOffset(token) > slowId + 1, 5_000);
+    redis = new Redis(redisUrl);
+    expect(await redis.hkeys(`${prefix}journal:a`)).toEqual([String(slowId)]);
+  }, 20_000);
+
+  it("replays an unfinished journal entry before polling, and skips updates Telegram redelivers", async () => {
+    fake = await FakeBotApi.start();
+    const token = fakeToken(2);
+    fake.addBot(token, { firstUpdateId: 100 });
+    const prefix = uniquePrefix();
+    redis = new Redis(redisUrl);
+    // A previous run journaled update 5 (not finished) and its cursor is at 6.
+    const journaled = { update_id: 5, ...message(77, "from-journal") };
+    await redis.hset(`${prefix}journal:b`, "5", JSON.stringify(journaled));
+    await redis.set(`${prefix}offset:b`, "6");
+    ({ host } = await startHost(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [{ id: "b", token }] })));
+    fake.inject(token, message(77, "fresh"));
+    await fake.waitForSent(token, 2);
+    expect(fake.sent(token).map((s) => s.text.split("|").slice(2))).toEqual([
+      ["1", "from-journal"],
+      ["2", "fresh"],
+    ]);
+    expect(await redis.hlen(`${prefix}journal:b`)).toBe(0);
+  });
+});

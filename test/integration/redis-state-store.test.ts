@@ -1,0 +1,90 @@
+import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { Redis } from "ioredis";
+import type { Update } from "grammy/types";
+import { RedisStateStore } from "../../src/storage/redis-state-store.js";
+import { MemoryStateStore } from "../../src/storage/memory-state-store.js";
+import type { StateStore } from "../../src/storage/state-store.js";
+import { memoryLogger, uniquePrefix } from "../support/harness.js";
+
+const redisUrl = inject("redisUrl");
+const upd = (id: number, chat = 1): Update =>
+  ({ update_id: id, message: { message_id: id, date: 0, chat: { id: chat, type: "private", first_name: "x" }, text: `m${id}` } }) as Update;
+
+describe.each(["redis", "memory"] as const)("%s state store", (kind) => {
+  let store: StateStore;
+  let prefix: string;
+  let redis: Redis;
+
+  beforeEach(async () => {
+    prefix = uniquePrefix();
+    redis = new Redis(redisUrl);
+    store =
+      kind === "redis"
+        ? new RedisStateStore({ url: redisUrl, keyPrefix: prefix, sessionTtl: 0, logger: memoryLogger().logger })
+        : new MemoryStateStore();
+    await store.start();
+  });
+
+  afterEach(async () => {
+    await store.stop();
+    redis.disconnect();
+  });
+
+  it("journals a batch, moves the cursor past it, and replays unfinished updates in order", async () => {
+    expect(await store.loadJournal("a")).toEqual({ pending: [], watermark: undefined });
+    await store.appendJournal("a", [upd(12), upd(10), upd(11)].sort((x, y) => x.update_id - y.update_id));
+    await store.complete("a", 11, { key: `${prefix}session:a:1`, value: '{"n":1}' });
+    const j = await store.loadJournal("a");
+    expect(j.pending.map((u) => u.update_id)).toEqual([10, 12]);
+    expect(j.watermark).toBe(12);
+    expect(await store.readSession(`${prefix}session:a:1`)).toBe('{"n":1}');
+    expect((await store.loadJournal("b")).pending).toEqual([]);
+  });
+
+  it("deletes a session when the write is null", async () => {
+    await store.appendJournal("a", [upd(1)]);
+    await store.complete("a", 1, { key: `${prefix}session:a:1`, value: '{"n":1}' });
+    await store.appendJournal("a", [upd(2)]);
+    await store.complete("a", 2, { key: `${prefix}session:a:1`, value: null });
+    expect(await store.readSession(`${prefix}session:a:1`)).toBeUndefined();
+  });
+
+  it("caches bot info", async () => {
+    const info = { id: 1, is_bot: true, first_name: "B", username: "b_bot" } as never;
+    await store.setBotInfo("1", { tokenHash: "h", info });
+    expect(await store.getBotInfo("1")).toEqual({ tokenHash: "h", info });
+    expect(await store.getBotInfo("2")).toBeUndefined();
+  });
+
+  it.runIf(kind === "redis")("writes a batch once (one MULTI) under the documented keys, and stop() is idempotent", async () => {
+    const monitor = await redis.monitor();
+    const commands: string[] = [];
+    monitor.on("monitor", (_t: string, args: string[]) => commands.push(args[0]!.toLowerCase()));
+    await store.appendJournal("a", [upd(1), upd(2), upd(3)]);
+    await new Promise((r) => setTimeout(r, 50));
+    monitor.disconnect();
+    expect(commands.filter((c) => c === "hset")).toHaveLength(1);
+    expect(commands.filter((c) => c === "multi")).toHaveLength(1);
+    expect(await redis.hlen(`${prefix}journal:a`)).toBe(3);
+    expect(await redis.get(`${prefix}offset:a`)).toBe("3");
+    expect(await redis.ttl(`${prefix}offset:a`)).toBeGreaterThan(0);
+    await Promise.all([store.stop(), store.stop()]);
+  });
+});
+
+describe("RedisStateStore start", () => {
+  it("names the URL (without its password) when Redis is unreachable", async () => {
+    const store = new RedisStateStore({
+      url: "redis://user:s3cret@127.0.0.1:9/0",
+      keyPrefix: "x:",
+      sessionTtl: 0,
+      logger: memoryLogger().logger,
+      connectTimeoutMs: 1_000,
+    });
+    const err = await store.start().then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: "BOT_HOST_REDIS_UNREACHABLE" });
+    expect(String((err as Error).message)).toContain("redis://user:***@127.0.0.1:9/0");
+    expect(String((err as Error).message)).not.toContain("s3cret");
+    await store.stop();
+  });
+});

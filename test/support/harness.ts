@@ -1,0 +1,82 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { loadConfig, type Config } from "../../src/config/index.js";
+import { createLogger, type Logger } from "../../src/logging/logger.js";
+import { Host } from "../../src/host.js";
+
+/** A well-formed fake token for test bot `n` (never a real one). */
+export function fakeToken(n: number): string {
+  return `${100000 + n}:TEST${"x".repeat(27)}${String(n).padStart(4, "0")}`;
+}
+
+/** A key prefix no other test uses. */
+export function uniquePrefix(): string {
+  return `t${randomBytes(4).toString("hex")}:`;
+}
+
+/** Absolute path of a test fixture app. */
+export function fixture(name: string): string {
+  return resolve(import.meta.dirname, "../fixtures", name);
+}
+
+/** Writes `yaml` as bots.yaml in a fresh temp dir and returns its path. */
+export function writeConfig(yaml: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "bot-host-cfg-"));
+  const path = join(dir, "bots.yaml");
+  writeFileSync(path, yaml);
+  return path;
+}
+
+/** A parsed JSON log line. */
+export type LogLine = Record<string, unknown> & { msg?: string; level?: number; bot?: string };
+
+/** A logger whose lines are kept in memory for assertions. */
+export function memoryLogger(level: "info" | "debug" | "warn" = "info"): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = createLogger({
+    level,
+    destination: {
+      write(line: string) {
+        lines.push(JSON.parse(line) as LogLine);
+      },
+    },
+  });
+  return { logger, lines };
+}
+
+/** Options of {@link buildYaml}. */
+export interface YamlOptions {
+  apiRoot: string;
+  redisUrl?: string;
+  prefix?: string;
+  app?: string;
+  bots: Array<{ id: string; token: string; enabled?: boolean }>;
+  extra?: string;
+  appConfig?: string;
+}
+
+/** A bots.yaml for tests (tokens inline: test files only). */
+export function buildYaml(o: YamlOptions): string {
+  const lines = [
+    `app: ${o.app ?? fixture("counter-app.js")}`,
+    `api_root: ${o.apiRoot}`,
+    o.appConfig ?? "",
+    o.redisUrl === undefined ? "" : `redis:\n  url: ${o.redisUrl}\n  key_prefix: "${o.prefix ?? uniquePrefix()}"`,
+    "polling:\n  timeout: 1",
+    o.extra ?? "",
+    "bots:",
+    ...o.bots.map((b) => `  - id: ${b.id}\n    token: "${b.token}"${b.enabled === false ? "\n    enabled: false" : ""}`),
+  ];
+  return `${lines.filter((l) => l !== "").join("\n")}\n`;
+}
+
+/** Loads `yaml` through the real loader and starts a Host in this process. */
+export async function startHost(yaml: string): Promise<{ host: Host; config: Config; lines: LogLine[] }> {
+  const config = await loadConfig(writeConfig(yaml), {});
+  const { logger, lines } = memoryLogger();
+  const host = new Host(config, logger);
+  await host.start();
+  return { host, config, lines };
+}

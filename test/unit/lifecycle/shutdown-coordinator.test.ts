@@ -1,0 +1,56 @@
+import { EventEmitter } from "node:events";
+import { describe, expect, it } from "vitest";
+import { ShutdownCoordinator } from "../../../src/lifecycle/shutdown-coordinator.js";
+import { memoryLogger } from "../../support/harness.js";
+
+function setup(stop: () => Promise<void>) {
+  const proc = new EventEmitter();
+  const exits: number[] = [];
+  const { logger, lines } = memoryLogger();
+  const c = new ShutdownCoordinator({ logger, exit: (code) => exits.push(code), processLike: proc as never });
+  c.install();
+  c.watch({ stop, cutReport: () => ({ total: 2, bots: [{ bot: "a", update_ids: [7, 8] }] }) });
+  return { proc, exits, lines, c };
+}
+
+const until = async (cond: () => boolean): Promise<void> => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+};
+
+describe("ShutdownCoordinator", () => {
+  it("stops once on the first signal and exits 0", async () => {
+    let stops = 0;
+    const { proc, exits } = setup(async () => void stops++);
+    proc.emit("SIGTERM", "SIGTERM");
+    await until(() => exits.length > 0);
+    expect(exits).toEqual([0]);
+    expect(stops).toBe(1);
+  });
+
+  it("exits 130 at once on a second SIGINT and names the cut updates", async () => {
+    const { proc, exits, lines } = setup(() => new Promise(() => {}));
+    proc.emit("SIGINT", "SIGINT");
+    proc.emit("SIGINT", "SIGINT");
+    await until(() => exits.length > 0);
+    expect(exits).toEqual([130]);
+    const cut = lines.find((l) => l.msg?.startsWith("second SIGINT"));
+    expect(cut).toMatchObject({ cut_updates: 2, cut: [{ bot: "a", update_ids: [7, 8] }] });
+  });
+
+  it("exits 1 when the stop fails (drain deadline) and reports what was cut", async () => {
+    const err = Object.assign(new Error("drain did not finish"), { cut: { total: 1, bots: [{ bot: "b", update_ids: [3] }] } });
+    const { proc, exits, lines } = setup(() => Promise.reject(err));
+    proc.emit("SIGINT", "SIGINT");
+    await until(() => exits.length > 0);
+    expect(exits).toEqual([1]);
+    expect(lines.find((l) => l.msg === "drain did not finish")).toMatchObject({ cut_updates: 1 });
+  });
+
+  it("uninstall removes its handlers", () => {
+    const { proc, c } = setup(async () => {});
+    expect(proc.listenerCount("SIGINT")).toBe(1);
+    c.uninstall();
+    expect(proc.listenerCount("SIGINT")).toBe(0);
+    expect(proc.listenerCount("SIGTERM")).toBe(0);
+  });
+});

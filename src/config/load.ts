@@ -54,7 +54,8 @@ export function parseConfig(text: string, o: ParseOptions): Config {
       o.file,
       doc.errors.map((e) => {
         const p = e.linePos?.[0] ?? { line: 1, col: 1 };
-        return issue(p.line, p.col, "", `YAML syntax: ${e.message.split("\n")[0] ?? e.code}`);
+        const first = (e.message.split("\n")[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, "");
+        return issue(p.line, p.col, "", `YAML syntax: ${first}`);
       }),
     );
   }

@@ -48,14 +48,15 @@ describe("many bots, one dispatcher", () => {
     fake.inject(token, message(2, "b1 sleep=300 begin"));
     await fake.waitForSent(token, 6);
     const t = texts(token);
-    const at = (s: string): number => t.findIndex((x) => x === s || x.endsWith(`|${s}`));
+    // "begin|<label>" when a handler starts, "<bot>|<user>|<count>|<label>" when it ends
+    const at = (s: string): number => t.findIndex((x) => (s.startsWith("begin|") ? x === s : x.split("|").length === 4 && x.endsWith(`|${s}`)));
     // chat 1: strictly sequential
     expect(at("begin|a1")).toBeLessThan(at("a1"));
     expect(at("a1")).toBeLessThan(at("begin|a2"));
     expect(at("begin|a2")).toBeLessThan(at("a2"));
     // chat 2 started while a1 was still running
     expect(at("begin|b1")).toBeLessThan(at("a1"));
-    expect(t.find((x) => x.endsWith("|a2"))).toMatch(/^a\|.*\|2\|a2$/);
+    expect(t[at("a2")]).toMatch(/^a\|.*\|2\|a2$/);
   });
 
   it("stores sessions under <prefix>session:<botId>:<chatId>, separately for the same chat id on two bots", async () => {

@@ -58,7 +58,9 @@ export function createLogger(options: CreateLoggerOptions = {}): Logger {
   if (options.pretty === true) {
     return pino({ ...base, formatters: { level: (label) => ({ level: label }) } }, options.destination ?? prettyStream());
   }
-  return pino(base, options.destination ?? pino.destination({ fd: 1, sync: false }));
+  // Synchronous writes keep lines in order (asynchronous ones were seen reordered on a pipe); per-update
+  // logging stays at debug level, so the hot path does not write.
+  return pino(base, options.destination ?? pino.destination({ fd: 1, sync: true }));
 }
 
 /** A minimal pretty printer (no extra dependency): `HH:MM:SS level [bot] msg {fields}`. */

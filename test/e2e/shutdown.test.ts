@@ -36,8 +36,9 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     procs.push(p);
     return p;
   };
+  // final replies are "<bot>|<user>|<count>|<label>" ("begin|<label>" marks a handler's start)
   const answered = (label: string): number =>
-    BOTS.reduce((n, b) => n + fake.sent(b.token).filter((s) => s.text.endsWith(`|${label}`)).length, 0);
+    BOTS.reduce((n, b) => n + fake.sent(b.token).filter((s) => s.text.split("|").length === 4 && s.text.endsWith(`|${label}`)).length, 0);
   const totalSent = (): number => BOTS.reduce((n, b) => n + fake.sent(b.token).length, 0);
 
   it("drains on SIGINT and SIGTERM within the longest handler plus a margin; over 10 cycles every update is answered exactly once", async () => {

@@ -66,7 +66,7 @@ export function buildYaml(o: YamlOptions): string {
     o.redisUrl === undefined ? "" : `redis:\n  url: ${o.redisUrl}\n  key_prefix: "${o.prefix ?? uniquePrefix()}"`,
     "polling:\n  timeout: 1",
     o.extra ?? "",
-    "bots:",
+    o.bots.length === 0 ? "bots: []" : "bots:",
     ...o.bots.map((b) => `  - id: ${b.id}\n    token: "${b.token}"${b.enabled === false ? "\n    enabled: false" : ""}`),
   ];
   return `${lines.filter((l) => l !== "").join("\n")}\n`;

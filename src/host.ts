@@ -12,6 +12,10 @@ import { createSharedTransport, type SharedTransport } from "./transport/shared-
 import { Admission } from "./runtime/admission.js";
 import { BotRunner } from "./runtime/bot-runner.js";
 import { timed } from "./lifecycle/component.js";
+import { HostMetrics } from "./http/metrics.js";
+import { HttpServer, type Readiness } from "./http/server.js";
+import { createWebhookHandler } from "./http/webhook-handler.js";
+import { webhookSecretFor } from "./http/webhook-secret.js";
 
 /** What `start()` reports: which enabled bots run and which do not (and why). */
 export interface StartReport {
@@ -40,6 +44,8 @@ export class DrainTimeoutError extends BotHostError {
 export interface HostOptions {
   /** How long one bot's start may wait for the Bot API before it is reported (ms); default 10 s. */
   startTimeoutMs?: number;
+  /** After this long (ms) a webhook request is answered and its update finishes in the background; default 25 s. */
+  webhookReplyTimeoutMs?: number;
 }
 
 const START_PARALLELISM = 64;
@@ -49,14 +55,20 @@ const SPARE_SOCKETS = 64;
 /**
  * The composition root: the only place that wires components together.
  *
- * Start order: state store (Redis) -> shared HTTP transport -> app and shared pipeline -> bots (in parallel,
- * bounded). Stop order: (1) stop intake on every bot, (2) drain what was fetched, (3) confirm offsets,
- * (4) close the state store (Redis QUIT, after the last handler), (5) close the shared transport.
+ * Start order: state store (Redis) -> shared Bot API transport -> HTTP server (health, metrics, webhooks;
+ * readiness stays false until the bots are up) -> app and shared pipeline -> bots (in parallel, bounded).
+ *
+ * Stop order: (1) stop intake on every bot (readiness false, webhook requests get 503), (2) drain what was
+ * received, (3) confirm offsets, (4) close the HTTP server, then the state store (Redis QUIT, after the last
+ * handler), (5) close the shared transport.
  */
 export class Host {
   readonly runners = new Map<string, BotRunner>();
   private readonly log: Logger;
   private store: StateStore | undefined;
+  private http: HttpServer | undefined;
+  /** The host's Prometheus metrics. */
+  readonly metrics: HostMetrics;
   private transport: SharedTransport | undefined;
   private starting: Promise<StartReport> | undefined;
   private stopping: Promise<void> | undefined;
@@ -71,6 +83,26 @@ export class Host {
   ) {
     this.log = logger.child({ component: "host" });
     this.rootLogger = logger;
+    this.metrics = new HostMetrics({
+      bots: () => [...this.runners.values()].map((r) => ({ id: r.id, up: r.state === "running", inFlight: r.tracker.size })),
+      redisStatus: () => (this.store instanceof RedisStateStore ? this.store.status : undefined),
+    });
+  }
+
+  /** The HTTP server's bound address, once started. */
+  get httpAddress(): { host: string; port: number } | undefined {
+    return this.http?.address;
+  }
+
+  /** `/readyz`: ready when every enabled bot runs and no stop began. */
+  readiness(): Readiness {
+    const bots: Readiness["bots"] = {};
+    let allRunning = true;
+    for (const r of this.runners.values()) {
+      bots[r.id] = r.reason === undefined ? { state: r.state } : { state: r.state, reason: r.reason };
+      if (r.state !== "running") allRunning = false;
+    }
+    return { ready: allRunning && this.starting !== undefined && !this.stopRequested, draining: this.stopRequested, bots };
   }
 
   /** True once a stop began: readiness is false from then on. */
@@ -101,8 +133,26 @@ export class Host {
     }
     await this.store.start();
     if (config.redis !== undefined) this.log.info({ url: redactUrl(config.redis.url) }, "connected to Redis");
-    const connections = config.http.max_sockets > 0 ? config.http.max_sockets : enabled.length + SPARE_SOCKETS;
+    const polling = enabled.filter((b) => b.mode === "polling").length;
+    const connections = config.http.max_sockets > 0 ? config.http.max_sockets : polling + SPARE_SOCKETS;
     this.transport = createSharedTransport({ connections });
+    const listen = config.http.listen;
+    if (listen !== false) this.http = new HttpServer({
+      listen,
+      logger: this.rootLogger,
+      metrics: this.metrics,
+      readiness: () => this.readiness(),
+      webhookPrefix: config.webhook.path_prefix,
+      webhook: createWebhookHandler({
+        lookup: (id) => {
+          const r = this.runners.get(id);
+          return r?.config.mode === "webhook" ? r : undefined;
+        },
+        draining: () => this.stopRequested,
+        logger: this.rootLogger,
+      }),
+    });
+    await this.http?.start();
     const app = await loadApp(config.app);
     const shared = {
       apiRoot: config.api_root,
@@ -112,9 +162,19 @@ export class Host {
       pipeline: createPipeline(app, this.store, createKeys(prefix)),
       appConfig: config.app_config,
       polling: config.polling,
+      webhook: {
+        publicUrl: config.webhook.public_url,
+        pathPrefix: config.webhook.path_prefix,
+        maxConnections: config.webhook.max_connections,
+        replyTimeoutMs: this.options.webhookReplyTimeoutMs ?? 25_000,
+      },
+      metrics: this.metrics,
       startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
     };
-    for (const bot of enabled) this.runners.set(bot.id, new BotRunner(bot, shared, this.rootLogger));
+    for (const bot of enabled) {
+      const secret = webhookSecretFor(bot, config.webhook.secret);
+      this.runners.set(bot.id, new BotRunner(bot, shared, this.rootLogger, secret));
+    }
     if (enabled.length === 0) this.log.warn("no enabled bots in the config; the host idles until stopped");
 
     const queue = [...this.runners.values()];
@@ -183,8 +243,11 @@ export class Host {
     const confirmed = await timed(async () => (await Promise.all(runners.map((r) => r.confirmOffset()))).filter((o) => o !== undefined).length);
     step(3, "confirmed offsets", { ms: confirmed.ms, bots: confirmed.value });
 
-    s = await timed(async () => this.store?.stop());
-    step(4, "closed state", { ms: s.ms, store: this.store?.name ?? "none" });
+    s = await timed(async () => {
+      await this.http?.stop();
+      await this.store?.stop();
+    });
+    step(4, "closed the HTTP server, then state", { ms: s.ms, store: this.store?.name ?? "none" });
 
     s = await timed(async () => this.transport?.stop());
     for (const r of runners) r.markStopped();

@@ -17,6 +17,8 @@ export interface ResolveBotInfoOptions {
   /** Give up after this long (ms) without an answer from the Bot API. */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** How the bot will receive updates; a bot that polls now but did not before gets `deleteWebhook` first. */
+  mode: "polling" | "webhook";
 }
 
 /** A short, non-reversible fingerprint of a token, so a changed token invalidates the cache. */
@@ -33,7 +35,13 @@ export async function resolveBotInfo(o: ResolveBotInfoOptions): Promise<{ info: 
   const telegramId = telegramBotIdOf(o.token);
   const fingerprint = tokenFingerprint(o.token);
   const hit = await o.store.getBotInfo(telegramId);
-  if (hit !== undefined && hit.tokenHash === fingerprint) return { info: hit.info, cached: true };
+  if (hit !== undefined && hit.tokenHash === fingerprint) {
+    if (hit.mode !== o.mode) {
+      if (o.mode === "polling") await o.api.deleteWebhook({ drop_pending_updates: false }, o.signal && toGrammySignal(o.signal));
+      await o.store.setBotInfo(telegramId, { ...hit, mode: o.mode });
+    }
+    return { info: hit.info, cached: true };
+  }
 
   const deadline = AbortSignal.timeout(o.timeoutMs);
   const signal = o.signal === undefined ? deadline : AbortSignal.any([o.signal, deadline]);
@@ -41,7 +49,9 @@ export async function resolveBotInfo(o: ResolveBotInfoOptions): Promise<{ info: 
   for (let attempt = 0; !signal.aborted; attempt++) {
     try {
       const info = await o.api.getMe(toGrammySignal(signal));
-      await o.store.setBotInfo(telegramId, { tokenHash: fingerprint, info });
+      // Not known how this bot ran before: a webhook left set would make every getUpdates fail with 409.
+      if (o.mode === "polling") await o.api.deleteWebhook({ drop_pending_updates: false }, toGrammySignal(signal));
+      await o.store.setBotInfo(telegramId, { tokenHash: fingerprint, info, mode: o.mode });
       return { info, cached: false };
     } catch (err) {
       if (err instanceof GrammyError && err.error_code === 401) {

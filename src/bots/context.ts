@@ -18,6 +18,8 @@ export class HostContext extends Context implements SessionFlavor<SessionData> {
   botId = "";
   /** The `app_config` mapping of bots.yaml (read-only). */
   appConfig: Readonly<Record<string, unknown>> = {};
+  /** Set by the host for webhook bots: the finished update id is remembered to filter redeliveries. */
+  rememberUpdate = false;
   /** The bot's logger; `log` derives the per-update child from it on first use. */
   botLogger: Logger | undefined;
 

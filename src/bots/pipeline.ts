@@ -57,7 +57,7 @@ export function createPipeline(app: Middleware<HostContext>, store: StateStore, 
     try {
       await next();
     } finally {
-      await store.complete(ctx.botId, ctx.update.update_id, storage.take(sessionKey(ctx)));
+      await store.complete(ctx.botId, ctx.update.update_id, storage.take(sessionKey(ctx)), ctx.rememberUpdate);
     }
   });
   pipeline.use(session({ getSessionKey: sessionKey, storage, initial: (): SessionData => ({}) }));

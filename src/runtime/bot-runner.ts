@@ -1,18 +1,19 @@
-import { Api, Bot, type ApiClientOptions, type Composer } from "grammy";
+import { Api, Bot, GrammyError, type ApiClientOptions, type Composer } from "grammy";
 import type { Update } from "grammy/types";
-import { createConcurrentSink, createRunner, createSource, type RunnerHandle } from "@grammyjs/runner";
 import { isBotHostError, ErrorCodes } from "../errors.js";
 import type { BotConfig } from "../config/index.js";
 import type { Logger } from "../logging/logger.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { SharedTransport } from "../transport/shared-transport.js";
+import type { HostMetrics } from "../http/metrics.js";
+import { updateTypeOf } from "../http/metrics.js";
 import { HostContext } from "../bots/context.js";
 import { resolveBotInfo } from "../bots/bot-info.js";
-import type { Admission } from "./admission.js";
+import { Admission } from "./admission.js";
 import { backoffDelay, sleep } from "./backoff.js";
 import { InFlightTracker } from "./in-flight.js";
-import { PollingSupplier } from "./polling-supplier.js";
-import { toGrammySignal } from "./signal.js";
+import { PollingIntake, type Intake } from "./polling-intake.js";
+import { WebhookIntake, type WebhookOutcome } from "./webhook-intake.js";
 
 /** Where a bot is in its life. `running` and not draining is what readiness asks for. */
 export type BotState = "idle" | "starting" | "running" | "retrying" | "failed" | "stopping" | "stopped";
@@ -26,13 +27,15 @@ export interface BotRunnerShared {
   pipeline: Composer<HostContext>;
   appConfig: Readonly<Record<string, unknown>>;
   polling: { limit: number; timeout: number; concurrency: number };
+  webhook: { publicUrl: string | undefined; pathPrefix: string; maxConnections: number; replyTimeoutMs: number };
+  metrics: HostMetrics;
   /** How long a start may wait for the Bot API (ms). */
   startTimeoutMs: number;
 }
 
 /**
- * One bot: its grammY `Bot` on the shared transport and pipeline, and @grammyjs/runner driving it with the
- * journaled {@link PollingSupplier}. Failures stay inside: a 401 marks this bot failed, unreachable Bot API
+ * One bot: its grammY `Bot` on the shared transport and pipeline, receiving by long polling (through
+ * @grammyjs/runner) or by webhook. Failures stay inside: a 401 marks this bot failed, an unreachable Bot API
  * is retried in the background, a throwing handler is logged and the bot goes on.
  */
 export class BotRunner {
@@ -41,17 +44,16 @@ export class BotRunner {
   reason: string | undefined;
   readonly tracker = new InFlightTracker();
   readonly log: Logger;
-  private bot: Bot<HostContext> | undefined;
-  private handle: RunnerHandle | undefined;
-  private supplier: PollingSupplier | undefined;
+  private intake: Intake | undefined;
   private readonly abort = new AbortController();
   private retryLoop: Promise<void> | undefined;
-  private task: Promise<void> | undefined;
 
   constructor(
     readonly config: BotConfig,
     private readonly shared: BotRunnerShared,
     logger: Logger,
+    /** The secret Telegram must send with each webhook request of this bot. */
+    readonly webhookSecret: string,
   ) {
     this.log = logger.child({ bot: config.id });
   }
@@ -61,14 +63,14 @@ export class BotRunner {
   }
 
   /**
-   * Starts the bot. Resolves `true` once it polls, `false` when this first attempt failed (the bot is then
-   * `failed` for good, or `retrying` in the background). Never rejects.
+   * Starts the bot. Resolves `true` once it receives updates, `false` when this first attempt failed (the bot
+   * is then `failed` for good, or `retrying` in the background). Never rejects.
    */
   async start(): Promise<boolean> {
     this.state = "starting";
     try {
       await this.launch();
-      return true;
+      return (this.state as BotState) === "running";
     } catch (err) {
       if (this.abort.signal.aborted) return false;
       this.onStartError(err);
@@ -76,78 +78,103 @@ export class BotRunner {
     }
   }
 
+  /** Hands a webhook request's update to this bot. */
+  receiveWebhook(update: Update): Promise<WebhookOutcome> {
+    if (!(this.intake instanceof WebhookIntake) || this.state !== "running") return Promise.resolve("unavailable");
+    return this.intake.receive(update);
+  }
+
   private async launch(): Promise<void> {
     const { shared, config } = this;
-    const api = new Api(config.token, this.botOptions().client);
     const { info, cached } = await resolveBotInfo({
       token: config.token,
-      api,
+      api: new Api(config.token, this.clientOptions()),
       store: shared.store,
       botId: config.id,
       apiRoot: shared.apiRoot,
       timeoutMs: shared.startTimeoutMs,
       signal: this.abort.signal,
+      mode: config.mode,
     });
-    const bot = new Bot<HostContext>(config.token, { ...this.botOptions(), botInfo: info });
+    const bot = this.createBot(info);
+    const journal = await shared.store.loadJournal(config.id);
+    if (this.abort.signal.aborted) return;
+    const consume = (u: Update): Promise<void> => this.consume(bot, u);
+    this.intake =
+      config.mode === "webhook"
+        ? new WebhookIntake({
+            botId: config.id, bot, store: shared.store, admission: shared.admission,
+            perBot: new Admission(shared.polling.concurrency), logger: this.log,
+            url: shared.webhook.publicUrl === undefined ? undefined : `${shared.webhook.publicUrl}${shared.webhook.pathPrefix}/${config.id}`,
+            secret: this.webhookSecret, allowedUpdates: config.allowed_updates,
+            maxConnections: shared.webhook.maxConnections, replyTimeoutMs: shared.webhook.replyTimeoutMs,
+            replay: journal.pending, tracker: this.tracker, consume,
+          })
+        : new PollingIntake({
+            botId: config.id, bot, store: shared.store, admission: shared.admission, logger: this.log,
+            polling: shared.polling, allowedUpdates: config.allowed_updates,
+            replay: journal.pending, watermark: journal.watermark, consume,
+            onHealth: (healthy, reason) => this.onHealth(healthy, reason),
+            onFatal: (err) => this.onFatal(err),
+          });
+    await this.intake.start();
+    this.state = "running";
+    this.reason = undefined;
+    this.log.info({ username: info.username, mode: config.mode, replayed: journal.pending.length, botinfo_cached: cached }, "bot started");
+  }
+
+  private clientOptions(): ApiClientOptions {
+    return {
+      apiRoot: this.shared.apiRoot,
+      fetch: this.shared.transport.fetch as never,
+      timeoutSeconds: this.shared.polling.timeout + 30,
+    };
+  }
+
+  private createBot(info: Bot["botInfo"]): Bot<HostContext> {
+    const { config, shared } = this;
+    const bot = new Bot<HostContext>(config.token, { ContextConstructor: HostContext, client: this.clientOptions(), botInfo: info });
+    const labels = { bot: config.id };
+    bot.api.config.use(async (prev, method, payload, signal) => {
+      shared.metrics.apiCalls.inc({ ...labels, method });
+      try {
+        const res = await prev(method, payload, signal);
+        if (!res.ok) shared.metrics.apiErrors.inc({ ...labels, method, code: String(res.error_code) });
+        return res;
+      } catch (err) {
+        shared.metrics.apiErrors.inc({ ...labels, method, code: "network" });
+        throw err;
+      }
+    });
     const log = this.log;
+    const remember = config.mode === "webhook";
     bot.use((ctx, next) => {
       ctx.botId = config.id;
       ctx.appConfig = shared.appConfig;
       ctx.botLogger = log;
+      ctx.rememberUpdate = remember;
       return next();
     });
     bot.use(shared.pipeline);
-    const journal = await shared.store.loadJournal(config.id);
-    if (this.abort.signal.aborted) return;
-    this.supplier = new PollingSupplier({
-      botId: config.id,
-      api: bot.api,
-      store: shared.store,
-      admission: shared.admission,
-      logger: log,
-      limit: shared.polling.limit,
-      timeout: shared.polling.timeout,
-      allowedUpdates: config.allowed_updates,
-      replay: journal.pending,
-      watermark: journal.watermark,
-      onHealth: (healthy, reason) => this.onHealth(healthy, reason),
-    });
-    const sink = createConcurrentSink<Update>(
-      { consume: (update) => this.consume(bot, update) },
-      async () => {},
-      { concurrency: shared.polling.concurrency },
-    );
-    this.bot = bot;
-    this.handle = createRunner(createSource(this.supplier), sink);
-    this.handle.start();
-    this.state = "running";
-    this.reason = undefined;
-    this.task = (this.handle.task() ?? Promise.resolve()).then(
-      () => undefined,
-      (err: unknown) => this.onFatal(err),
-    );
-    log.info({ username: info.username, replayed: journal.pending.length, botinfo_cached: cached }, "bot started");
-  }
-
-  private botOptions(): { ContextConstructor: typeof HostContext; client: ApiClientOptions } {
-    return {
-      ContextConstructor: HostContext,
-      client: {
-        apiRoot: this.shared.apiRoot,
-        fetch: this.shared.transport.fetch as never,
-        timeoutSeconds: this.shared.polling.timeout + 30,
-      },
-    };
+    return bot;
   }
 
   private async consume(bot: Bot<HostContext>, update: Update): Promise<void> {
+    const { metrics } = this.shared;
+    const type = updateTypeOf(update);
     this.tracker.add(update.update_id);
+    metrics.updatesReceived.inc({ bot: this.config.id, type });
+    const stopTimer = metrics.handlerDuration.startTimer({ bot: this.config.id });
+    let outcome = "ok";
     try {
       await bot.handleUpdate(update);
     } catch (err) {
+      outcome = "error";
       const cause = err instanceof Error && "error" in err ? (err as { error: unknown }).error : err;
       this.log.error({ err: cause, update_id: update.update_id }, "handler failed; the bot goes on");
     } finally {
+      stopTimer();
+      metrics.updatesHandled.inc({ bot: this.config.id, type, outcome });
       this.tracker.delete(update.update_id);
       this.shared.admission.release(1);
     }
@@ -165,7 +192,7 @@ export class BotRunner {
       return;
     }
     this.state = "retrying";
-    this.reason = isBotHostError(err) ? err.code : "start failed";
+    this.reason = isBotHostError(err) ? err.code : err instanceof GrammyError ? String(err.error_code) : "start failed";
     this.log.error({ err }, isBotHostError(err) ? err.message : "bot failed to start; retrying in the background");
     this.retryLoop = this.retryStart();
   }
@@ -198,24 +225,19 @@ export class BotRunner {
     this.log.error({ err, code: isBotHostError(err) ? err.code : undefined }, isBotHostError(err) ? err.message : "bot stopped on an unrecoverable error");
   }
 
-  /** Step 1 of a stop: no new getUpdates; aborts the pending long poll and any start in progress. */
+  /** Step 1 of a stop: no new updates; aborts the pending long poll and any start in progress. */
   stopIntake(): void {
     if (this.state === "stopped") return;
     this.state = "stopping";
     this.abort.abort();
-    void this.handle?.stop();
+    this.intake?.stop();
   }
 
-  /** Step 2: resolves when every fetched update (running or queued) finished. */
+  /** Step 2: resolves when every received update (running or queued) finished. */
   async drain(): Promise<void> {
     await this.retryLoop;
     await this.tracker.idle();
-    await this.task;
-  }
-
-  /** Marks the bot stopped (after the host's last stop step). */
-  markStopped(): void {
-    this.state = "stopped";
+    await this.intake?.finished();
   }
 
   /**
@@ -223,14 +245,12 @@ export class BotRunner {
    * Never throws: a failed confirmation only means Telegram resends updates the journal already filters.
    */
   async confirmOffset(): Promise<number | undefined> {
-    const offset = await this.supplier?.confirmableOffset();
-    if (offset === undefined || this.bot === undefined || this.reason === ErrorCodes.BOT_UNAUTHORIZED) return undefined;
-    try {
-      await this.bot.api.getUpdates({ offset, limit: 1, timeout: 0 }, toGrammySignal(AbortSignal.timeout(5_000)));
-      return offset;
-    } catch (err) {
-      this.log.warn({ err, offset }, "could not confirm the offset; the journal filters the redelivery");
-      return undefined;
-    }
+    if (this.reason === ErrorCodes.BOT_UNAUTHORIZED) return undefined;
+    return this.intake?.confirm();
+  }
+
+  /** Marks the bot stopped (after the host's last stop step). */
+  markStopped(): void {
+    this.state = "stopped";
   }
 }

@@ -4,7 +4,12 @@ import type { CachedBotInfo, JournalState, SessionWrite, StateStore } from "./st
 interface MemoryJournal {
   pending: Map<number, Update>;
   watermark: number | undefined;
+  /** Recently finished webhook update ids, oldest first (insertion order). */
+  done: Set<number>;
 }
+
+/** How many finished webhook update ids are remembered per bot to filter redeliveries. */
+export const REMEMBERED_UPDATES = 10_000;
 
 /**
  * In-process state for hosts without Redis. Nothing survives a restart and nothing is shared between processes:
@@ -27,7 +32,7 @@ export class MemoryStateStore implements StateStore {
   private journal(botId: string): MemoryJournal {
     let j = this.journals.get(botId);
     if (j === undefined) {
-      j = { pending: new Map(), watermark: undefined };
+      j = { pending: new Map(), watermark: undefined, done: new Set() };
       this.journals.set(botId, j);
     }
     return j;
@@ -46,8 +51,20 @@ export class MemoryStateStore implements StateStore {
     if (last !== undefined) j.watermark = last.update_id;
   }
 
-  async complete(botId: string, updateId: number, write: SessionWrite | undefined): Promise<void> {
-    this.journal(botId).pending.delete(updateId);
+  async claim(botId: string, update: Update): Promise<boolean> {
+    const j = this.journal(botId);
+    if (j.done.has(update.update_id) || j.pending.has(update.update_id)) return false;
+    j.pending.set(update.update_id, update);
+    return true;
+  }
+
+  async complete(botId: string, updateId: number, write: SessionWrite | undefined, remember = false): Promise<void> {
+    const j = this.journal(botId);
+    j.pending.delete(updateId);
+    if (remember) {
+      j.done.add(updateId);
+      if (j.done.size > REMEMBERED_UPDATES) j.done.delete(j.done.values().next().value as number);
+    }
     if (write === undefined) return;
     if (write.value === null) this.sessions.delete(write.key);
     else this.sessions.set(write.key, write.value);

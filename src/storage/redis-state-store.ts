@@ -5,6 +5,7 @@ import { redactUrl } from "../config/token.js";
 import type { Logger } from "../logging/logger.js";
 import { createKeys, type KeyBuilder } from "./keys.js";
 import type { CachedBotInfo, JournalState, SessionWrite, StateStore } from "./state-store.js";
+import { REMEMBERED_UPDATES } from "./memory-state-store.js";
 
 /** Options of {@link RedisStateStore}. */
 export interface RedisStateStoreOptions {
@@ -16,6 +17,12 @@ export interface RedisStateStoreOptions {
   /** How long `start()` waits for the first connection, in ms. */
   connectTimeoutMs?: number;
 }
+
+// Handle an update only if it was not finished recently (done set) and is not in flight (journal hash).
+const CLAIM_SCRIPT = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+`;
 
 // Telegram picks a random update_id after a week without updates; a stale cursor must not outlive that.
 const WATERMARK_TTL_SECONDS = 6 * 24 * 3600;
@@ -133,7 +140,20 @@ export class RedisStateStore implements StateStore {
       .exec();
   }
 
-  async complete(botId: string, updateId: number, write: SessionWrite | undefined): Promise<void> {
+  async claim(botId: string, update: Update): Promise<boolean> {
+    const id = String(update.update_id);
+    const claimed = (await this.redis.eval(
+      CLAIM_SCRIPT,
+      2,
+      this.keys.done(botId),
+      this.keys.journal(botId),
+      id,
+      JSON.stringify(update),
+    )) as number;
+    return claimed === 1;
+  }
+
+  async complete(botId: string, updateId: number, write: SessionWrite | undefined, remember = false): Promise<void> {
     const tx = this.redis.multi();
     if (write !== undefined) {
       if (write.value === null) tx.del(write.key);
@@ -141,6 +161,10 @@ export class RedisStateStore implements StateStore {
       else tx.set(write.key, write.value);
     }
     tx.hdel(this.keys.journal(botId), String(updateId));
+    if (remember) {
+      tx.zadd(this.keys.done(botId), updateId, String(updateId));
+      tx.zremrangebyrank(this.keys.done(botId), 0, -REMEMBERED_UPDATES - 1);
+    }
     const results = await tx.exec();
     const failed = results?.find(([err]) => err !== null);
     if (failed?.[0]) throw failed[0];

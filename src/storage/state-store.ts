@@ -18,6 +18,8 @@ export interface JournalState {
 export interface CachedBotInfo {
   readonly tokenHash: string;
   readonly info: UserFromGetMe;
+  /** How the bot received updates when last started (a switch to polling must delete the webhook). */
+  readonly mode?: "polling" | "webhook";
 }
 
 /**
@@ -37,8 +39,16 @@ export interface StateStore {
   loadJournal(botId: string): Promise<JournalState>;
   /** Records a fetched batch (and moves the cursor past it) in one write. Must finish before the batch's offset is confirmed. */
   appendJournal(botId: string, updates: readonly Update[]): Promise<void>;
-  /** Marks an update finished: removes its journal entry and applies its session write atomically. */
-  complete(botId: string, updateId: number, write: SessionWrite | undefined): Promise<void>;
+  /**
+   * Records one update that arrived by webhook, unless it is in flight (journaled) or was finished recently.
+   * Returns `true` when the caller should handle it, `false` for a redelivery.
+   */
+  claim(botId: string, update: Update): Promise<boolean>;
+  /**
+   * Marks an update finished: removes its journal entry and applies its session write atomically. With
+   * `remember`, the update id is also kept in the bot's recently-finished set, which {@link claim} consults.
+   */
+  complete(botId: string, updateId: number, write: SessionWrite | undefined, remember?: boolean): Promise<void>;
   getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined>;
   setBotInfo(telegramBotId: string, value: CachedBotInfo): Promise<void>;
 }

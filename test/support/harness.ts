@@ -55,6 +55,8 @@ export interface YamlOptions {
   bots: Array<{ id: string; token: string; enabled?: boolean }>;
   extra?: string;
   appConfig?: string;
+  /** The `http:` section; default listens on a free loopback port. */
+  http?: string;
 }
 
 /** A bots.yaml for tests (tokens inline: test files only). */
@@ -65,6 +67,7 @@ export function buildYaml(o: YamlOptions): string {
     o.appConfig ?? "",
     o.redisUrl === undefined ? "" : `redis:\n  url: ${o.redisUrl}\n  key_prefix: "${o.prefix ?? uniquePrefix()}"`,
     "polling:\n  timeout: 1",
+    o.http ?? 'http:\n  listen: "127.0.0.1:0"',
     o.extra ?? "",
     o.bots.length === 0 ? "bots: []" : "bots:",
     ...o.bots.map((b) => `  - id: ${b.id}\n    token: "${b.token}"${b.enabled === false ? "\n    enabled: false" : ""}`),

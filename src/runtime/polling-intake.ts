@@ -1,0 +1,95 @@
+import type { Bot } from "grammy";
+import type { Update } from "grammy/types";
+import { createConcurrentSink, createRunner, createSource, type RunnerHandle } from "@grammyjs/runner";
+import type { Logger } from "../logging/logger.js";
+import type { HostContext } from "../bots/context.js";
+import type { StateStore } from "../storage/state-store.js";
+import type { Admission } from "./admission.js";
+import { PollingSupplier } from "./polling-supplier.js";
+import { toGrammySignal } from "./signal.js";
+
+/** How a bot receives updates: long polling ({@link PollingIntake}) or webhooks (`WebhookIntake`). */
+export interface Intake {
+  /** Begins receiving; resolves once receiving works or has been handed to a background task. */
+  start(): Promise<void>;
+  /** Stops receiving new updates (updates already received still finish). */
+  stop(): void;
+  /** Settles when the intake's own background work ended (after {@link stop}). */
+  finished(): Promise<void>;
+  /** Confirms received updates with the Bot API after the drain; returns the confirmed offset, if any. */
+  confirm(): Promise<number | undefined>;
+}
+
+/** Options of {@link PollingIntake}. */
+export interface PollingIntakeOptions {
+  botId: string;
+  bot: Bot<HostContext>;
+  store: StateStore;
+  admission: Admission;
+  logger: Logger;
+  polling: { limit: number; timeout: number; concurrency: number };
+  allowedUpdates: readonly string[] | undefined;
+  replay: Update[];
+  watermark: number | undefined;
+  consume: (update: Update) => Promise<void>;
+  onHealth: (healthy: boolean, reason?: string) => void;
+  /** Told when the runner ended on an unrecoverable error (401). */
+  onFatal: (err: unknown) => void;
+}
+
+/**
+ * Long polling with @grammyjs/runner: the journaled {@link PollingSupplier} as the runner's source and a
+ * concurrent sink bounded by the bot's `polling.concurrency`.
+ */
+export class PollingIntake implements Intake {
+  private readonly supplier: PollingSupplier;
+  private handle: RunnerHandle | undefined;
+  private task: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: PollingIntakeOptions) {
+    this.supplier = new PollingSupplier({
+      botId: o.botId,
+      api: o.bot.api,
+      store: o.store,
+      admission: o.admission,
+      logger: o.logger,
+      limit: o.polling.limit,
+      timeout: o.polling.timeout,
+      allowedUpdates: o.allowedUpdates,
+      replay: o.replay,
+      watermark: o.watermark,
+      onHealth: o.onHealth,
+    });
+  }
+
+  async start(): Promise<void> {
+    // The consumer never rejects (it logs handler errors itself), so the sink's error handler is never called.
+    const sink = createConcurrentSink<Update>({ consume: this.o.consume }, async () => {}, { concurrency: this.o.polling.concurrency });
+    this.handle = createRunner(createSource(this.supplier), sink);
+    this.handle.start();
+    this.task = (this.handle.task() ?? Promise.resolve()).then(
+      () => undefined,
+      (err: unknown) => this.o.onFatal(err),
+    );
+  }
+
+  stop(): void {
+    void this.handle?.stop();
+  }
+
+  finished(): Promise<void> {
+    return this.task;
+  }
+
+  async confirm(): Promise<number | undefined> {
+    const offset = await this.supplier.confirmableOffset();
+    if (offset === undefined) return undefined;
+    try {
+      await this.o.bot.api.getUpdates({ offset, limit: 1, timeout: 0 }, toGrammySignal(AbortSignal.timeout(5_000)));
+      return offset;
+    } catch (err) {
+      this.o.logger.warn({ err, offset }, "could not confirm the offset; the journal filters the redelivery");
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,96 @@
+import type { Bot } from "grammy";
+import type { Update } from "grammy/types";
+import type { Logger } from "../logging/logger.js";
+import type { HostContext } from "../bots/context.js";
+import type { StateStore } from "../storage/state-store.js";
+import type { Admission } from "./admission.js";
+import type { InFlightTracker } from "./in-flight.js";
+import type { Intake } from "./polling-intake.js";
+
+/** What a webhook request gets back from the bot. */
+export type WebhookOutcome = "handled" | "duplicate" | "background" | "unavailable";
+
+/** Options of {@link WebhookIntake}. */
+export interface WebhookIntakeOptions {
+  botId: string;
+  bot: Bot<HostContext>;
+  store: StateStore;
+  /** Global in-flight cap. */
+  admission: Admission;
+  /** This bot's in-flight cap. */
+  perBot: Admission;
+  logger: Logger;
+  /** When set, `setWebhook` is called at start with this URL. */
+  url: string | undefined;
+  secret: string;
+  allowedUpdates: readonly string[] | undefined;
+  maxConnections: number;
+  /** After this long (ms) a request is answered and its update finishes in the background. */
+  replyTimeoutMs: number;
+  replay: Update[];
+  /** The bot's in-flight set: an update counts from the moment it is accepted, also while it waits for room. */
+  tracker: InFlightTracker;
+  consume: (update: Update) => Promise<void>;
+}
+
+/**
+ * Webhook delivery for one bot. Each POSTed update is claimed in the journal first, so a redelivery of an
+ * update in flight or recently finished is acknowledged without handling it twice; then it runs through the
+ * same pipeline as a polled one, and the request is answered when it finished (or after `replyTimeoutMs`,
+ * letting it finish in the background, where the shutdown drain still waits for it).
+ */
+export class WebhookIntake implements Intake {
+  private accepting = false;
+
+  constructor(private readonly o: WebhookIntakeOptions) {}
+
+  async start(): Promise<void> {
+    if (this.o.url !== undefined) {
+      await this.o.bot.api.setWebhook(this.o.url, {
+        secret_token: this.o.secret,
+        allowed_updates: this.o.allowedUpdates as never,
+        max_connections: this.o.maxConnections,
+      });
+      this.o.logger.info({ url: this.o.url }, "webhook set");
+    }
+    this.accepting = true;
+    // Unfinished updates of an earlier run, oldest first; the pipeline keeps each chat's order.
+    for (const u of this.o.replay) void this.run(u);
+  }
+
+  /** Handles one update POSTed by Telegram. */
+  async receive(update: Update): Promise<WebhookOutcome> {
+    if (!this.accepting) return "unavailable";
+    if (!(await this.o.store.claim(this.o.botId, update))) return "duplicate";
+    const done = this.run(update);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"background">((resolve) => {
+      timer = setTimeout(() => resolve("background"), this.o.replyTimeoutMs);
+    });
+    const outcome = await Promise.race([done.then(() => "handled" as const), late]);
+    clearTimeout(timer);
+    return outcome;
+  }
+
+  private async run(update: Update): Promise<void> {
+    this.o.tracker.add(update.update_id);
+    await this.o.perBot.acquire(1);
+    await this.o.admission.acquire(1);
+    try {
+      await this.o.consume(update);
+    } finally {
+      this.o.perBot.release(1);
+    }
+  }
+
+  stop(): void {
+    this.accepting = false;
+  }
+
+  async finished(): Promise<void> {}
+
+  /** Webhook updates are confirmed by answering their requests: nothing to do here. */
+  async confirm(): Promise<number | undefined> {
+    return undefined;
+  }
+}

@@ -3,19 +3,21 @@ import type { Config } from "./config/index.js";
 import { redactUrl } from "./config/token.js";
 import type { Logger } from "./logging/logger.js";
 import { loadApp } from "./bots/app-loader.js";
-import { createPipeline } from "./bots/pipeline.js";
+import { createPipeline, type FloodLimit } from "./bots/pipeline.js";
 import { createKeys } from "./storage/keys.js";
 import { MemoryStateStore } from "./storage/memory-state-store.js";
 import { RedisStateStore } from "./storage/redis-state-store.js";
 import type { StateStore } from "./storage/state-store.js";
 import { createSharedTransport, type SharedTransport } from "./transport/shared-transport.js";
 import { Admission } from "./runtime/admission.js";
-import { BotRunner } from "./runtime/bot-runner.js";
+import { BotRunner, type BotRunnerShared } from "./runtime/bot-runner.js";
 import { timed } from "./lifecycle/component.js";
 import { HostMetrics } from "./http/metrics.js";
 import { HttpServer, type Readiness } from "./http/server.js";
 import { createWebhookHandler } from "./http/webhook-handler.js";
 import { webhookSecretFor } from "./http/webhook-secret.js";
+import Bottleneck from "bottleneck";
+import { Redis } from "ioredis";
 
 /** What `start()` reports: which enabled bots run and which do not (and why). */
 export interface StartReport {
@@ -67,6 +69,7 @@ export class Host {
   private readonly log: Logger;
   private store: StateStore | undefined;
   private http: HttpServer | undefined;
+  private throttleConnection: Bottleneck.IORedisConnection | undefined;
   /** The host's Prometheus metrics. */
   readonly metrics: HostMetrics;
   private transport: SharedTransport | undefined;
@@ -159,7 +162,7 @@ export class Host {
       transport: this.transport,
       store: this.store,
       admission: new Admission(config.polling.global_concurrency),
-      pipeline: createPipeline(app, this.store, createKeys(prefix)),
+      pipeline: createPipeline(app, this.store, createKeys(prefix), this.floodLimit(prefix)),
       appConfig: config.app_config,
       polling: config.polling,
       webhook: {
@@ -169,6 +172,7 @@ export class Host {
         replyTimeoutMs: this.options.webhookReplyTimeoutMs ?? 25_000,
       },
       metrics: this.metrics,
+      limits: this.limits(prefix),
       startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
     };
     for (const bot of enabled) {
@@ -189,6 +193,34 @@ export class Host {
       report.notRunning.length === 0 ? "all bots are up" : `${report.running.length} of ${report.enabled} bots are up`,
     );
     return report;
+  }
+
+  private floodLimit(prefix: string): FloodLimit | undefined {
+    const { incoming } = this.config.limits;
+    if (!incoming.enabled) return undefined;
+    return {
+      perUser: incoming.per_user,
+      windowMs: incoming.window * 1000,
+      ...(this.store instanceof RedisStateStore ? { redis: this.store.client } : {}),
+      keyPrefix: prefix,
+      onLimited: (botId) => this.metrics.floodLimited.inc({ bot: botId }),
+    };
+  }
+
+  private limits(prefix: string): BotRunnerShared["limits"] {
+    const { retry, outgoing } = this.config.limits;
+    const redis = this.config.redis;
+    if (outgoing.enabled && redis !== undefined) {
+      // Bottleneck's clustering needs its own clients (it subscribes); they hold each bot's overall limit.
+      this.throttleConnection = new Bottleneck.IORedisConnection({ client: new Redis(redis.url, { maxRetriesPerRequest: null }) });
+    }
+    return {
+      retry: { maxAttempts: retry.max_attempts, maxDelayMs: retry.max_delay * 1000 },
+      outgoing: outgoing.enabled
+        ? { perBotPerSecond: outgoing.per_bot, perChatPerSecond: outgoing.per_chat, perGroupPerMinute: outgoing.per_group }
+        : undefined,
+      cluster: this.throttleConnection && { connection: this.throttleConnection, idPrefix: `${prefix}throttle:` },
+    };
   }
 
   private report(enabled: number): StartReport {
@@ -244,13 +276,14 @@ export class Host {
     step(3, "confirmed offsets", { ms: confirmed.ms, bots: confirmed.value });
 
     s = await timed(async () => {
+      await Promise.all(runners.map((r) => r.markStopped()));
+      await this.throttleConnection?.disconnect();
       await this.http?.stop();
       await this.store?.stop();
     });
     step(4, "closed the HTTP server, then state", { ms: s.ms, store: this.store?.name ?? "none" });
 
     s = await timed(async () => this.transport?.stop());
-    for (const r of runners) r.markStopped();
     step(5, "closed the shared HTTP agent", { ms: s.ms });
   }
 }

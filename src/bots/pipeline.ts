@@ -1,5 +1,6 @@
 import { Composer, session, type Middleware, type StorageAdapter } from "grammy";
 import { sequentialize } from "@grammyjs/runner";
+import { limit } from "@grammyjs/ratelimiter";
 import type { KeyBuilder } from "../storage/keys.js";
 import type { SessionWrite, StateStore } from "../storage/state-store.js";
 import { chatKeyOf, type HostContext, type SessionData } from "./context.js";
@@ -37,15 +38,38 @@ class StagingStorage implements StorageAdapter<SessionData> {
   }
 }
 
+/** The two Redis commands the flood limiter uses (an ioredis client has them). */
+export interface FloodCounterStore {
+  incr(key: string): Promise<number>;
+  pexpire(key: string, milliseconds: number): Promise<number>;
+}
+
+/** The optional per-user flood limit on incoming updates (@grammyjs/ratelimiter). */
+export interface FloodLimit {
+  perUser: number;
+  windowMs: number;
+  /** Redis client for counters shared by every process; in memory when absent. */
+  redis?: FloodCounterStore;
+  keyPrefix: string;
+  /** Told about each update dropped by the limit. */
+  onLimited: (botId: string) => void;
+}
+
 /**
  * Builds the one middleware stack shared by every bot:
  * 1. `sequentialize` on `botId:chatId`: one update at a time per chat of a bot, all other chats concurrent;
  * 2. commit: after the update (handled or failed), its session write and journal removal go to the store atomically;
- * 3. grammY `session` keyed `session:<botId>:<chatId>`, initially `{}`;
- * 4. the app.
+ * 3. optionally the flood limit per user and bot (an update over the limit ends here, still committed);
+ * 4. grammY `session` keyed `session:<botId>:<chatId>`, initially `{}`;
+ * 5. the app.
  * The app's errors still propagate to the caller, after the commit.
  */
-export function createPipeline(app: Middleware<HostContext>, store: StateStore, keys: KeyBuilder): Composer<HostContext> {
+export function createPipeline(
+  app: Middleware<HostContext>,
+  store: StateStore,
+  keys: KeyBuilder,
+  flood?: FloodLimit,
+): Composer<HostContext> {
   const storage = new StagingStorage(store);
   const sessionKey = (ctx: Omit<HostContext, "session">): string | undefined => {
     const chat = chatKeyOf(ctx);
@@ -60,6 +84,18 @@ export function createPipeline(app: Middleware<HostContext>, store: StateStore, 
       await store.complete(ctx.botId, ctx.update.update_id, storage.take(sessionKey(ctx)), ctx.rememberUpdate);
     }
   });
+  if (flood !== undefined) {
+    pipeline.use(
+      limit<HostContext, FloodCounterStore>({
+        limit: flood.perUser,
+        timeFrame: flood.windowMs,
+        storageClient: flood.redis ?? "MEMORY_STORE",
+        keyPrefix: `${flood.keyPrefix}flood`,
+        keyGenerator: (ctx) => (ctx.from === undefined ? undefined : `${ctx.botId}:${ctx.from.id}`),
+        onLimitExceeded: (ctx) => flood.onLimited(ctx.botId),
+      }),
+    );
+  }
   pipeline.use(session({ getSessionKey: sessionKey, storage, initial: (): SessionData => ({}) }));
   pipeline.use(app);
   return pipeline;

@@ -1,23 +1,56 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
-import type { z } from "zod";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { ConfigError, type ConfigIssue } from "./errors.js";
-import { formatPath, locate, positionOf, type FieldPosition } from "./positions.js";
-import { ALLOWED_KEYS, configSchema, type RawConfig } from "./schema.js";
-import { redactToken } from "./token.js";
+import { describeIssue, type Found } from "./messages.js";
+import { formatPath, locate, positionOf, valueAt, type FieldPosition, type Path, type Position } from "./positions.js";
+import { configSchema, ID_PATTERN, scalarKindsAt, type RawConfig, type UPDATE_TYPES } from "./schema.js";
+import { TOKEN_PATTERN } from "./token.js";
 
-/** One bot of a validated config, with its mode resolved. */
-export type BotConfig = Readonly<Omit<RawConfig["bots"][number], "mode"> & { mode: "polling" | "webhook" }>;
+/** How a bot receives updates. */
+export type Mode = "polling" | "webhook";
+/** A Telegram update type name, as listed in `allowed_updates`. */
+export type UpdateType = (typeof UPDATE_TYPES)[number];
 
-/** A validated, deep-frozen config: defaults filled in, `app` absolute, `redis` undefined without Redis. */
-export type Config = Readonly<
-  Omit<RawConfig, "bots" | "redis"> & {
-    redis: Readonly<NonNullable<RawConfig["redis"]>> | undefined;
-    bots: readonly BotConfig[];
-  }
->;
+/** A validated, deep-frozen bots.yaml: keys as in the file, every default filled in. */
+export interface Config {
+  /** Absolute path of the app module (written relative to the config file). */
+  readonly app: string;
+  readonly app_config: Readonly<Record<string, unknown>>;
+  readonly api_root: string;
+  readonly mode: Mode;
+  /** Undefined when the file has no `redis` section or its `url` is empty: state is kept in memory. */
+  readonly redis: { readonly url: string; readonly key_prefix: string; readonly session_ttl: number } | undefined;
+  readonly polling: { readonly limit: number; readonly timeout: number; readonly concurrency: number; readonly global_concurrency: number };
+  readonly shutdown: { readonly drain_timeout: number };
+  /** `listen` is `false` when no HTTP server should run. */
+  readonly http: { readonly listen: string | false; readonly max_sockets: number };
+  readonly webhook: {
+    readonly public_url: string | undefined;
+    readonly path_prefix: string;
+    readonly secret: string | undefined;
+    readonly max_connections: number;
+  };
+  /** Bot API retries, outgoing throttle (Telegram's limits) and the optional incoming flood limit per user. */
+  readonly limits: {
+    readonly retry: { readonly max_attempts: number; readonly max_delay: number };
+    readonly outgoing: { readonly enabled: boolean; readonly per_bot: number; readonly per_chat: number; readonly per_group: number };
+    readonly incoming: { readonly enabled: boolean; readonly per_user: number; readonly window: number };
+  };
+  readonly bots: ReadonlyArray<{
+    readonly id: string;
+    readonly token: string;
+    readonly enabled: boolean;
+    /** The bot's own `mode`, or else the top-level one. */
+    readonly mode: Mode;
+    readonly allowed_updates: readonly UpdateType[] | undefined;
+    readonly webhook_secret: string | undefined;
+  }>;
+}
+
+/** One bot of a validated config. */
+export type BotConfig = Config["bots"][number];
 
 /** Where `parseConfig` reads from. */
 export interface ParseOptions {
@@ -25,16 +58,21 @@ export interface ParseOptions {
   file: string;
   /** Directory that relative paths (`app`) are resolved against. */
   baseDir: string;
+  /** Values for `${VAR}` references. */
   env: Readonly<Record<string, string | undefined>>;
 }
 
-/** Reads and validates a config file; see {@link parseConfig}. */
+/**
+ * Reads and validates a config file; see {@link parseConfig}. Throws a `BotHostError` with code
+ * `CONFIG_UNREADABLE` when the file cannot be read, and a `ConfigError` when it is invalid.
+ */
 export async function loadConfig(path: string, env: Readonly<Record<string, string | undefined>> = process.env): Promise<Config> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (cause) {
-    const reason = (cause as NodeJS.ErrnoException).code ?? String(cause);
+    // Node's message repeats the path ("..., open 'bots.yaml'"), which the sentence already names.
+    const reason = (cause instanceof Error ? cause.message : String(cause)).replace(/, \w+(?: '.*')?$/, "");
     throw new BotHostError(ErrorCodes.CONFIG_UNREADABLE, `cannot read config file ${path}: ${reason}`, { cause });
   }
   return parseConfig(text, { file: path, baseDir: dirname(resolve(path)), env });
@@ -43,38 +81,43 @@ export async function loadConfig(path: string, env: Readonly<Record<string, stri
 /**
  * Parses, interpolates and validates a config text. Every problem (YAML syntax, unknown keys, unset
  * variables, wrong types and ranges, malformed or duplicate tokens, duplicate ids) is collected and thrown at
- * once as a {@link ConfigError}. Messages never contain a token or a secret.
+ * once as a {@link ConfigError}, in file order. Messages never contain a token or a secret.
  */
 export function parseConfig(text: string, o: ParseOptions): Config {
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: true });
-  const issue = (line: number, col: number, path: string, message: string): ConfigIssue => ({ file: o.file, line, col, path, message });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      o.file,
-      doc.errors.map((e) => {
-        const p = e.linePos?.[0] ?? { line: 1, col: 1 };
-        const first = (e.message.split("\n")[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, "");
-        return issue(p.line, p.col, "", `YAML syntax: ${first}`);
-      }),
-    );
-  }
-  const { data, positions, missing } = locate(doc, lines, o.env);
-  const issues: ConfigIssue[] = [];
-  for (const m of missing) {
-    const p = positionOf(positions, m.path);
-    issues.push(issue(p.line, p.col, formatPath(m.path), `environment variable ${m.name} is not set`));
-  }
-  const missingPaths = new Set(missing.map((m) => formatPath(m.path)));
+  // Repeated keys are reported by `locate`, as a field problem, so that the other checks still run.
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true, uniqueKeys: false });
+  const issue = (at: Position, path: Path | string, message: string): ConfigIssue => ({
+    file: o.file,
+    line: at.line,
+    col: at.col,
+    path: typeof path === "string" ? path : formatPath(path),
+    message,
+  });
+  // A broken document has no reliable structure: checking its fields would only add noise.
+  if (doc.errors.length > 0) throw new ConfigError(o.file, doc.errors.map((e) => issue(e.linePos?.[0] ?? { line: 1, col: 1 }, "", syntaxMessage(e))));
+
+  const { data, positions, problems } = locate(doc, lines, o.env, coerceInterpolated);
+  const issues: ConfigIssue[] = problems.map((p) => {
+    if (p.kind === "duplicate-key") return issue(p.at, p.path, `duplicate key (first used at line ${p.firstLine})`);
+    if (p.kind === "alias") return issue(positionOf(positions, p.path), p.path, p.message);
+    const message =
+      p.kind === "unset"
+        ? `environment variable ${p.variable} is not set`
+        : "malformed variable reference: write ${NAME} or ${NAME:-default}, and $${ for a literal ${";
+    return issue(positionOf(positions, p.path), p.path, message);
+  });
+  // The schema would also reject a half-interpolated value; one message about that value is enough.
+  const reported = new Set(problems.filter((p) => p.kind !== "duplicate-key").map((p) => formatPath(p.path)));
   const parsed = configSchema.safeParse(data ?? {});
   if (!parsed.success) {
     for (const zi of parsed.error.issues) {
-      for (const found of describe(zi, positions)) {
-        if (!missingPaths.has(found.path)) issues.push(issue(found.line, found.col, found.path, found.message));
+      for (const found of describeIssue(zi, data, positions)) {
+        if (zi.code === "unrecognized_keys" || !reported.has(found.path)) issues.push(issue(found.at, found.path, found.message));
       }
     }
   }
-  issues.push(...duplicates(data, positions, o.file));
+  for (const found of [...duplicates(data, positions), ...webhookWithoutServer(data, positions)]) issues.push(issue(found.at, found.path, found.message));
   if (issues.length > 0 || !parsed.success) {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(o.file, issues);
@@ -82,100 +125,90 @@ export function parseConfig(text: string, o: ParseOptions): Config {
   return deepFreeze(normalize(parsed.data, o.baseDir));
 }
 
+function syntaxMessage(e: { code: string; message: string }): string {
+  if (e.code === "MULTIPLE_DOCS") return "YAML syntax: the file must hold a single YAML document (remove the second ---)";
+  // prettyErrors appends the position and a source excerpt; the issue has its own position, and the excerpt
+  // could show a token.
+  const first = (e.message.split("\n")[0] ?? e.code).replace(/ at line \d+, column \d+:?$/, "");
+  return `YAML syntax: ${first}`;
+}
+
+const NUMERIC = /^\s*[-+]?\d+(\.\d+)?\s*$/;
+
+// Numbers and booleans that come from `${VAR}` arrive as strings; literal YAML strings are never coerced.
+function coerceInterpolated(path: Path, value: string): unknown {
+  const kinds = scalarKindsAt(path);
+  if (kinds.number && NUMERIC.test(value)) return Number(value);
+  if (kinds.boolean && (value === "true" || value === "false")) return value === "true";
+  return value;
+}
+
 function normalize(raw: RawConfig, baseDir: string): Config {
-  const redis = raw.redis === undefined || raw.redis.url === "" ? undefined : raw.redis;
+  const { redis, webhook } = raw;
   return {
-    ...raw,
     app: resolve(baseDir, raw.app),
-    redis,
-    bots: raw.bots.map((b) => ({ ...b, mode: b.mode ?? raw.mode })),
+    app_config: raw.app_config,
+    api_root: raw.api_root,
+    mode: raw.mode,
+    redis: redis === undefined || redis.url === "" ? undefined : { url: redis.url, key_prefix: redis.key_prefix, session_ttl: redis.session_ttl },
+    polling: { ...raw.polling },
+    shutdown: { ...raw.shutdown },
+    http: { ...raw.http },
+    webhook: { public_url: webhook.public_url, path_prefix: webhook.path_prefix, secret: webhook.secret, max_connections: webhook.max_connections },
+    limits: { retry: { ...raw.limits.retry }, outgoing: { ...raw.limits.outgoing }, incoming: { ...raw.limits.incoming } },
+    bots: raw.bots.map((b) => ({
+      id: b.id,
+      token: b.token,
+      enabled: b.enabled,
+      mode: b.mode ?? raw.mode,
+      allowed_updates: b.allowed_updates,
+      webhook_secret: b.webhook_secret,
+    })),
   };
 }
 
-type Found = { line: number; col: number; path: string; message: string };
-
-function describe(zi: z.core.$ZodIssue, positions: Map<string, FieldPosition>): Found[] {
-  const path = zi.path.filter((p): p is string | number => typeof p !== "symbol");
-  if (zi.code === "unrecognized_keys") {
-    const pattern = formatPath(path).replace(/^bots\[\d+\]$/, "bots[]");
-    const allowed = ALLOWED_KEYS[pattern] ?? [];
-    return zi.keys.map((key) => {
-      const p = positionOf(positions, [...path, key], true);
-      const guess = suggest(key, allowed);
-      return { ...p, path: formatPath([...path, key]), message: `unknown key${guess ? ` (did you mean "${guess}"?)` : ""}` };
-    });
-  }
-  const where = positionOf(positions, path);
-  const isMissing = zi.code === "invalid_type" && !positions.has(formatPath(path));
-  const message = isMissing ? "is required" : messageOf(zi);
-  return [{ ...where, path: formatPath(path), message }];
-}
-
-function messageOf(zi: z.core.$ZodIssue): string {
-  switch (zi.code) {
-    case "invalid_type":
-      return `expected ${zi.expected}`;
-    case "too_small":
-      return zi.origin === "number" ? `must be ${zi.inclusive ? ">=" : ">"} ${String(zi.minimum)}` : zi.message;
-    case "too_big":
-      return zi.origin === "number" ? `must be ${zi.inclusive ? "<=" : "<"} ${String(zi.maximum)}` : zi.message;
-    case "invalid_value":
-      return `must be one of: ${zi.values.map(String).join(", ")}`;
-    default:
-      return zi.message;
-  }
-}
-
-function suggest(key: string, allowed: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = 3;
-  for (const a of allowed) {
-    const d = distance(key, a);
-    if (d < bestD) [best, bestD] = [a, d];
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return row[b.length]!;
-}
-
-function duplicates(data: unknown, positions: Map<string, FieldPosition>, file: string): ConfigIssue[] {
-  const bots = (data as { bots?: unknown } | null)?.bots;
+function botsOf(data: unknown): Array<Record<string, unknown>> {
+  const bots = valueAt(data, ["bots"]);
   if (!Array.isArray(bots)) return [];
-  const out: ConfigIssue[] = [];
+  return bots.map((b: unknown) => (b !== null && typeof b === "object" && !Array.isArray(b) ? (b as Record<string, unknown>) : {}));
+}
+
+// Only well-formed ids and tokens are compared: malformed ones are already reported, and a valid id cannot
+// contain a token, so the duplicate-id message may quote it.
+function duplicates(data: unknown, positions: Map<string, FieldPosition>): Found[] {
+  const out: Found[] = [];
   const ids = new Map<string, number>();
   const tokens = new Map<string, number>();
-  bots.forEach((b: unknown, i) => {
-    const { id, token } = (b ?? {}) as { id?: unknown; token?: unknown };
-    if (typeof id === "string") {
+  botsOf(data).forEach(({ id, token }, i) => {
+    if (typeof id === "string" && ID_PATTERN.test(id)) {
       const first = ids.get(id);
-      const p = positionOf(positions, ["bots", i, "id"]);
-      if (first !== undefined) {
+      if (first === undefined) ids.set(id, i);
+      else {
         const line = positionOf(positions, ["bots", first, "id"]).line;
-        out.push({ file, ...p, path: `bots[${i}].id`, message: `duplicate id "${id}" (first used at line ${line})` });
-      } else ids.set(id, i);
+        out.push({ at: positionOf(positions, ["bots", i, "id"]), path: `bots[${i}].id`, message: `duplicate id "${id}" (first used at line ${line})` });
+      }
     }
-    if (typeof token === "string" && token !== "") {
+    if (typeof token === "string" && TOKEN_PATTERN.test(token)) {
       const first = tokens.get(token);
-      const p = positionOf(positions, ["bots", i, "token"]);
-      if (first !== undefined) {
+      if (first === undefined) tokens.set(token, i);
+      else {
         const line = positionOf(positions, ["bots", first, "token"]).line;
-        out.push({ file, ...p, path: `bots[${i}].token`, message: `same token (${redactToken(token)}) as bots[${first}] (first used at line ${line})` });
-      } else tokens.set(token, i);
+        out.push({ at: positionOf(positions, ["bots", i, "token"]), path: `bots[${i}].token`, message: `same token as bots[${first}] (first used at line ${line})` });
+      }
     }
   });
   return out;
+}
+
+// Webhooks arrive through the HTTP server, so `http.listen: false` cannot serve a bot in webhook mode.
+function webhookWithoutServer(data: unknown, positions: Map<string, FieldPosition>): Found[] {
+  if (valueAt(data, ["http", "listen"]) !== false) return [];
+  const topMode = valueAt(data, ["mode"]) ?? "polling";
+  const ids = botsOf(data).flatMap((b, i) =>
+    b.enabled === false || (b.mode ?? topMode) !== "webhook" ? [] : [typeof b.id === "string" && ID_PATTERN.test(b.id) ? b.id : `bots[${i}]`],
+  );
+  if (ids.length === 0) return [];
+  return [{ at: positionOf(positions, ["http", "listen"]), path: "http.listen", message: `webhook mode needs the HTTP server, but it is off (bots in webhook mode: ${ids.join(", ")})` }];
 }
 
 function deepFreeze<T>(value: T): T {

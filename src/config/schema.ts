@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { Path } from "./positions.js";
 import { TOKEN_PATTERN } from "./token.js";
 
 /** Update types Telegram knows (for `allowed_updates`). */
@@ -10,21 +11,64 @@ export const UPDATE_TYPES = [
   "chat_boost", "removed_chat_boost",
 ] as const;
 
-// Numbers and booleans may come from `${VAR}` interpolation as strings.
-const num = (inner: z.ZodNumber) =>
-  z.preprocess((v) => (typeof v === "string" && /^\s*-?\d+(\.\d+)?\s*$/.test(v) ? Number(v) : v), inner);
-const int = (min: number, max: number) => num(z.number().int().min(min).max(max));
-const bool = z.preprocess((v) => (v === "true" ? true : v === "false" ? false : v), z.boolean());
-const httpUrl = z
-  .string()
-  .regex(/^https?:\/\/[^\s/]+(\/\S*)?$/, { message: "must be an http:// or https:// URL" })
-  .refine((u) => !u.endsWith("/"), { message: "remove the trailing /" });
+/** The message for a token that does not have the Bot API shape; it never shows the value. */
+export const MALFORMED_TOKEN = 'malformed token: expected "<digits>:<30+ letters, digits, _ or ->" like 123456:ABC...';
+
+/** A bot id: used in logs, metrics and URLs. */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+const int = (min: number, max: number = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const mode = z.enum(["polling", "webhook"]);
 
+/** A string checked by `problem`, which returns the message to report or undefined when the value is fine. */
+const checked = (problem: (value: string) => string | undefined) =>
+  z.string().superRefine((value, ctx) => {
+    const message = problem(value);
+    if (message !== undefined) ctx.addIssue({ code: "custom", message });
+  });
+
+// `section:` with every child commented out is null in YAML; treat it like an absent section.
+const nullAsAbsent = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === null ? undefined : v), schema);
+// `secret: ${WEBHOOK_SECRET:-}` is the idiom for "optional from the environment": empty means not set.
+const emptyAsAbsent = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((v) => (v === "" || v === null ? undefined : v), schema.optional());
+
+function urlProblem(value: string, protocols: readonly string[], what: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return `must be ${what}`;
+  }
+  if (!protocols.includes(url.protocol) || url.hostname === "" || /\s/.test(value)) return `must be ${what}`;
+  return undefined;
+}
+
+const httpUrl = checked((v) => urlProblem(v, ["http:", "https:"], "an http:// or https:// URL") ?? (v.endsWith("/") ? "remove the trailing /" : undefined));
+
+const redisUrl = checked((v) =>
+  v === "" ? undefined : urlProblem(v, ["redis:", "rediss:"], "a redis:// or rediss:// URL (or empty for no Redis)"),
+);
+
+const listen = z
+  .union([z.literal(false), checked(listenProblem)], { error: "must be host:port (e.g. 0.0.0.0:8080) or false" });
+
+function listenProblem(v: string): string | undefined {
+  const m = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(v);
+  if (m === null) return "must be host:port (e.g. 0.0.0.0:8080) or false";
+  return Number(m[1]) > 65_535 ? "port must be 0..65535" : undefined;
+}
+
+const pathPrefix = checked((v) => {
+  if (!v.startsWith("/")) return 'must start with "/"';
+  if (v.endsWith("/")) return 'must not end with "/"';
+  return /^[A-Za-z0-9_.~/-]+$/.test(v) ? undefined : "may only contain letters, digits, /, _, -, . and ~";
+});
+
 const redisShape = {
-  url: z.string().regex(/^(rediss?:\/\/\S*)?$/, { message: "must be a redis:// or rediss:// URL (or empty for no Redis)" }),
+  url: redisUrl,
   key_prefix: z.string().default("bot-host:"),
-  session_ttl: int(0, 2 ** 31).default(0),
+  session_ttl: int(0).default(0),
 };
 const pollingShape = {
   limit: int(1, 100).default(100),
@@ -33,51 +77,74 @@ const pollingShape = {
   global_concurrency: int(1, 1_000_000).default(10_000),
 };
 const shutdownShape = {
-  drain_timeout: num(z.number().gt(0).max(3600)).default(10),
+  drain_timeout: z.number().gt(0).max(3600).default(10),
 };
 const httpShape = {
-  listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^\s:]+):\d{1,5}$/, { message: "must be host:port, e.g. 0.0.0.0:8080" }).default("0.0.0.0:8080"),
-  max_sockets: int(0, 100_000).default(0),
+  listen: listen.default("0.0.0.0:8080"),
+  max_sockets: int(0).default(0),
 };
 const webhookShape = {
-  public_url: httpUrl.optional(),
-  path_prefix: z
-    .string()
-    .regex(/^\/[A-Za-z0-9_\-/.]*[A-Za-z0-9_\-.]$/, { message: 'must start with "/" and not end with "/"' })
-    .default("/telegram"),
-  secret: z.string().min(16, { message: "must be at least 16 characters" }).optional(),
+  public_url: emptyAsAbsent(httpUrl),
+  path_prefix: pathPrefix.default("/telegram"),
+  secret: emptyAsAbsent(z.string().min(16, { message: "must be at least 16 characters" })),
   max_connections: int(1, 100).default(40),
 };
+const retryShape = {
+  max_attempts: int(0, 100).default(5),
+  max_delay: z.number().gt(0).max(3600).default(30),
+};
+const outgoingShape = {
+  enabled: z.boolean().default(true),
+  per_bot: z.number().gt(0).max(100_000).default(30),
+  per_chat: z.number().gt(0).max(100_000).default(1),
+  per_group: z.number().gt(0).max(1_000_000).default(20),
+};
+const incomingShape = {
+  enabled: z.boolean().default(false),
+  per_user: int(1, 1_000_000).default(3),
+  window: z.number().gt(0).max(3600).default(1),
+};
+const LIMITS_DEFAULTS = {
+  retry: { max_attempts: 5, max_delay: 30 },
+  outgoing: { enabled: true, per_bot: 30, per_chat: 1, per_group: 20 },
+  incoming: { enabled: false, per_user: 3, window: 1 },
+};
+const limitsShape = {
+  retry: nullAsAbsent(z.strictObject(retryShape).default(() => LIMITS_DEFAULTS.retry)),
+  outgoing: nullAsAbsent(z.strictObject(outgoingShape).default(() => LIMITS_DEFAULTS.outgoing)),
+  incoming: nullAsAbsent(z.strictObject(incomingShape).default(() => LIMITS_DEFAULTS.incoming)),
+};
 const botShape = {
-  id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/, {
+  id: z.string().regex(ID_PATTERN, {
     message: "must be 1-64 letters, digits, _ or -, starting with a letter or digit",
   }),
-  token: z.string().regex(TOKEN_PATTERN, {
-    message: 'malformed token: expected "<digits>:<30+ letters, digits, _ or ->" like 123456:ABC-DEF...',
-  }),
-  enabled: bool.default(true),
+  token: z.string().regex(TOKEN_PATTERN, { message: MALFORMED_TOKEN }),
+  enabled: z.boolean().default(true),
   allowed_updates: z.array(z.enum(UPDATE_TYPES)).optional(),
   mode: mode.optional(),
-  webhook_secret: z
-    .string()
-    .regex(/^[A-Za-z0-9_-]{1,256}$/, { message: "must be 1-256 characters of A-Z, a-z, 0-9, _ and -" })
-    .optional(),
+  webhook_secret: emptyAsAbsent(
+    z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, { message: "must be 1-256 characters of A-Z, a-z, 0-9, _ and -" }),
+  ),
 };
 const topShape = {
   app: z.string().min(1, { message: "must name the app module" }),
-  app_config: z.record(z.string(), z.unknown()).default({}),
+  app_config: nullAsAbsent(z.record(z.string(), z.unknown()).default(() => ({}))),
   api_root: httpUrl.default("https://api.telegram.org"),
   mode: mode.default("polling"),
-  redis: z.strictObject(redisShape).optional(),
-  polling: z.strictObject(pollingShape).default(() => ({ limit: 100, timeout: 30, concurrency: 500, global_concurrency: 10_000 })),
-  shutdown: z.strictObject(shutdownShape).default(() => ({ drain_timeout: 10 })),
-  http: z.strictObject(httpShape).default(() => ({ listen: "0.0.0.0:8080", max_sockets: 0 })),
-  webhook: z.strictObject(webhookShape).default(() => ({ path_prefix: "/telegram", max_connections: 40 })),
+  redis: nullAsAbsent(z.strictObject(redisShape).optional()),
+  polling: nullAsAbsent(z.strictObject(pollingShape).default(() => ({ limit: 100, timeout: 30, concurrency: 500, global_concurrency: 10_000 }))),
+  shutdown: nullAsAbsent(z.strictObject(shutdownShape).default(() => ({ drain_timeout: 10 }))),
+  http: nullAsAbsent(z.strictObject(httpShape).default(() => ({ listen: "0.0.0.0:8080" as const, max_sockets: 0 }))),
+  webhook: nullAsAbsent(z.strictObject(webhookShape).default(() => ({ path_prefix: "/telegram", max_connections: 40 }))),
+  limits: nullAsAbsent(z.strictObject(limitsShape).default(() => LIMITS_DEFAULTS)),
   bots: z.array(z.strictObject(botShape)),
 };
 
-/** The one schema of bots.yaml (before defaults are resolved per bot). */
+/** The one schema of bots.yaml, as written (per-bot `mode` not yet resolved, `redis` not yet normalized). */
 export const configSchema = z.strictObject(topShape);
+
+/** The file as validated by {@link configSchema}. */
+export type RawConfig = z.output<typeof configSchema>;
 
 /** Keys allowed in each mapping, by the path of the mapping (`bots[]` for any bot): for "did you mean". */
 export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
@@ -87,8 +154,44 @@ export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
   shutdown: Object.keys(shutdownShape),
   http: Object.keys(httpShape),
   webhook: Object.keys(webhookShape),
+  limits: Object.keys(limitsShape),
+  "limits.retry": Object.keys(retryShape),
+  "limits.outgoing": Object.keys(outgoingShape),
+  "limits.incoming": Object.keys(incomingShape),
   "bots[]": Object.keys(botShape),
 };
 
-/** The file as validated by {@link configSchema}. */
-export type RawConfig = z.infer<typeof configSchema>;
+/** Which scalar types a field accepts besides strings: what an interpolated string may be coerced to. */
+export interface ScalarKinds {
+  number: boolean;
+  boolean: boolean;
+}
+
+/** The scalar types the field at `path` accepts, found by walking {@link configSchema}. */
+export function scalarKindsAt(path: Path): ScalarKinds {
+  const kinds: ScalarKinds = { number: false, boolean: false };
+  collectKinds(configSchema, path, kinds);
+  return kinds;
+}
+
+function collectKinds(schema: z.ZodType, path: Path, kinds: ScalarKinds): void {
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional) return collectKinds(schema.unwrap() as z.ZodType, path, kinds);
+  if (schema instanceof z.ZodPipe) return collectKinds(schema.out as z.ZodType, path, kinds);
+  if (schema instanceof z.ZodUnion) {
+    for (const option of schema.options as readonly z.ZodType[]) collectKinds(option, path, kinds);
+    return;
+  }
+  const [head, ...rest] = path;
+  if (head === undefined) {
+    if (schema instanceof z.ZodNumber) kinds.number = true;
+    if (schema instanceof z.ZodBoolean) kinds.boolean = true;
+    if (schema instanceof z.ZodLiteral && [...schema.values].some((v) => typeof v === "boolean")) kinds.boolean = true;
+    return;
+  }
+  if (schema instanceof z.ZodObject && typeof head === "string") {
+    const child = (schema.shape as Record<string, z.ZodType | undefined>)[head];
+    if (child !== undefined) collectKinds(child, rest, kinds);
+  } else if (schema instanceof z.ZodArray && typeof head === "number") {
+    collectKinds(schema.element as z.ZodType, rest, kinds);
+  }
+}

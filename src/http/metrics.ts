@@ -26,6 +26,11 @@ export class HostMetrics {
   readonly apiCalls: Counter<"bot" | "method">;
   readonly apiErrors: Counter<"bot" | "method" | "code">;
   readonly reloads: Counter<"outcome">;
+  readonly apiRetries: Counter<"bot" | "method" | "reason">;
+  readonly apiRetryWait: Counter<"bot" | "method">;
+  readonly throttledCalls: Counter<"bot" | "method">;
+  readonly throttleWait: Counter<"bot" | "method">;
+  readonly floodLimited: Counter<"bot">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -65,6 +70,36 @@ export class HostMetrics {
       name: "bot_host_config_reloads_total",
       help: "Config reloads, by outcome (applied or rejected)",
       labelNames: ["outcome"],
+      registers,
+    });
+    this.apiRetries = new Counter({
+      name: "bot_host_api_retries_total",
+      help: "Bot API calls retried, by bot, method and reason (429, 5xx, network)",
+      labelNames: ["bot", "method", "reason"],
+      registers,
+    });
+    this.apiRetryWait = new Counter({
+      name: "bot_host_api_retry_wait_seconds_total",
+      help: "Time spent waiting before retries, by bot and method",
+      labelNames: ["bot", "method"],
+      registers,
+    });
+    this.throttledCalls = new Counter({
+      name: "bot_host_throttled_calls_total",
+      help: "Bot API calls that waited for the outgoing rate limit, by bot and method",
+      labelNames: ["bot", "method"],
+      registers,
+    });
+    this.throttleWait = new Counter({
+      name: "bot_host_throttle_wait_seconds_total",
+      help: "Time calls waited for the outgoing rate limit, by bot and method",
+      labelNames: ["bot", "method"],
+      registers,
+    });
+    this.floodLimited = new Counter({
+      name: "bot_host_flood_limited_updates_total",
+      help: "Incoming updates dropped by the per-user flood limit, by bot",
+      labelNames: ["bot"],
       registers,
     });
     new Gauge({

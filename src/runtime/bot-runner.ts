@@ -13,6 +13,9 @@ import { Admission } from "./admission.js";
 import { backoffDelay, sleep } from "./backoff.js";
 import { InFlightTracker } from "./in-flight.js";
 import { PollingIntake, type Intake } from "./polling-intake.js";
+import { createRetryTransformer } from "../transport/retry.js";
+import { createThrottle, type Throttle, type ThrottleLimits } from "../transport/throttle.js";
+import type Bottleneck from "bottleneck";
 import { WebhookIntake, type WebhookOutcome } from "./webhook-intake.js";
 
 /** Where a bot is in its life. `running` and not draining is what readiness asks for. */
@@ -29,6 +32,13 @@ export interface BotRunnerShared {
   polling: { limit: number; timeout: number; concurrency: number };
   webhook: { publicUrl: string | undefined; pathPrefix: string; maxConnections: number; replyTimeoutMs: number };
   metrics: HostMetrics;
+  limits: {
+    retry: { maxAttempts: number; maxDelayMs: number };
+    /** Telegram's outgoing limits, or undefined to send unthrottled (a self-hosted Bot API, benchmarks). */
+    outgoing: ThrottleLimits | undefined;
+    /** When set, each bot's overall limit is kept in Redis under `<id prefix><botId>`, shared by all processes. */
+    cluster: { connection: Bottleneck.IORedisConnection; idPrefix: string } | undefined;
+  };
   /** How long a start may wait for the Bot API (ms). */
   startTimeoutMs: number;
 }
@@ -45,6 +55,7 @@ export class BotRunner {
   readonly tracker = new InFlightTracker();
   readonly log: Logger;
   private intake: Intake | undefined;
+  private throttle: Throttle | undefined;
   private readonly abort = new AbortController();
   private retryLoop: Promise<void> | undefined;
 
@@ -135,6 +146,7 @@ export class BotRunner {
     const { config, shared } = this;
     const bot = new Bot<HostContext>(config.token, { ContextConstructor: HostContext, client: this.clientOptions(), botInfo: info });
     const labels = { bot: config.id };
+    // Innermost first: metrics see every attempt, the throttle paces every attempt, retries wrap both.
     bot.api.config.use(async (prev, method, payload, signal) => {
       shared.metrics.apiCalls.inc({ ...labels, method });
       try {
@@ -146,6 +158,34 @@ export class BotRunner {
         throw err;
       }
     });
+    const { outgoing, retry, cluster } = shared.limits;
+    if (outgoing !== undefined) {
+      void this.throttle?.stop();
+      this.throttle = createThrottle({
+        ...outgoing,
+        cluster: cluster && { connection: cluster.connection, id: `${cluster.idPrefix}${config.id}` },
+        onWait: (method, waitMs) => {
+          if (waitMs <= 0) return;
+          shared.metrics.throttledCalls.inc({ ...labels, method });
+          shared.metrics.throttleWait.inc({ ...labels, method }, waitMs / 1000);
+        },
+      });
+      bot.api.config.use(this.throttle.transformer);
+    }
+    if (retry.maxAttempts > 0) {
+      bot.api.config.use(
+        createRetryTransformer({
+          ...retry,
+          onRetry: ({ method, reason, waitMs, attempt }) => {
+            shared.metrics.apiRetries.inc({ ...labels, method, reason });
+            shared.metrics.apiRetryWait.inc({ ...labels, method }, waitMs / 1000);
+            this.log.warn({ method, reason, wait_ms: waitMs, attempt }, `Bot API ${method} answered ${reason}; retrying`);
+          },
+          onGiveUp: ({ method, reason, attempts }) =>
+            this.log.error({ method, reason, attempts }, `Bot API ${method} still failing (${reason}) after ${attempts} attempts; giving up on this call`),
+        }),
+      );
+    }
     const log = this.log;
     const remember = config.mode === "webhook";
     bot.use((ctx, next) => {
@@ -249,8 +289,9 @@ export class BotRunner {
     return this.intake?.confirm();
   }
 
-  /** Marks the bot stopped (after the host's last stop step). */
-  markStopped(): void {
+  /** Marks the bot stopped and releases its throttle (after the host's drain). */
+  async markStopped(): Promise<void> {
     this.state = "stopped";
+    await this.throttle?.stop();
   }
 }

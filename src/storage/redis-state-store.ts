@@ -63,6 +63,11 @@ export class RedisStateStore implements StateStore {
     });
   }
 
+  /** The connection, for parts that keep their own counters in Redis (the flood limit). */
+  get client(): Redis {
+    return this.redis;
+  }
+
   /** The live connection state, for readiness and metrics. */
   get status(): string {
     return this.redis.status;

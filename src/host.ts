@@ -10,7 +10,10 @@ import { RedisStateStore } from "./storage/redis-state-store.js";
 import type { StateStore } from "./storage/state-store.js";
 import { createSharedTransport, type SharedTransport } from "./transport/shared-transport.js";
 import { Admission } from "./runtime/admission.js";
-import { BotRunner, type BotRunnerShared } from "./runtime/bot-runner.js";
+import type { BotRunnerShared } from "./runtime/bot-runner.js";
+import { BotRegistry } from "./bots/registry.js";
+import { ConfigWatcher } from "./lifecycle/config-watcher.js";
+import { reloadBots, type ReloadReport } from "./lifecycle/reload.js";
 import { timed } from "./lifecycle/component.js";
 import { HostMetrics } from "./http/metrics.js";
 import { HttpServer, type Readiness } from "./http/server.js";
@@ -44,13 +47,15 @@ export class DrainTimeoutError extends BotHostError {
 
 /** Tuning knobs that are not part of bots.yaml. */
 export interface HostOptions {
+  /** The config file: enables reloads (SIGHUP, `bot-host reload`, and a file watch unless `watchConfig` is false). */
+  configPath?: string;
+  watchConfig?: boolean;
   /** How long one bot's start may wait for the Bot API before it is reported (ms); default 10 s. */
   startTimeoutMs?: number;
   /** After this long (ms) a webhook request is answered and its update finishes in the background; default 25 s. */
   webhookReplyTimeoutMs?: number;
 }
 
-const START_PARALLELISM = 64;
 const START_TIMEOUT_MS = 10_000;
 const SPARE_SOCKETS = 64;
 
@@ -65,7 +70,8 @@ const SPARE_SOCKETS = 64;
  * handler), (5) close the shared transport.
  */
 export class Host {
-  readonly runners = new Map<string, BotRunner>();
+  /** The running bots by id. */
+  runners!: BotRegistry;
   private readonly log: Logger;
   private store: StateStore | undefined;
   private http: HttpServer | undefined;
@@ -76,20 +82,29 @@ export class Host {
   private starting: Promise<StartReport> | undefined;
   private stopping: Promise<void> | undefined;
   private stopRequested = false;
+  private reloading: Promise<unknown> = Promise.resolve();
+  private watcher: ConfigWatcher | undefined;
+  private current: Config;
 
   private readonly rootLogger: Logger;
 
   constructor(
-    readonly config: Config,
+    config: Config,
     logger: Logger,
     private readonly options: HostOptions = {},
   ) {
+    this.current = config;
     this.log = logger.child({ component: "host" });
     this.rootLogger = logger;
     this.metrics = new HostMetrics({
-      bots: () => [...this.runners.values()].map((r) => ({ id: r.id, up: r.state === "running", inFlight: r.tracker.size })),
+      bots: () => (this.runners?.all() ?? []).map((r) => ({ id: r.id, up: r.state === "running", inFlight: r.tracker.size })),
       redisStatus: () => (this.store instanceof RedisStateStore ? this.store.status : undefined),
     });
+  }
+
+  /** The config in force: the bots as last reloaded, the rest as at start. */
+  get config(): Config {
+    return this.current;
   }
 
   /** The HTTP server's bound address, once started. */
@@ -101,7 +116,7 @@ export class Host {
   readiness(): Readiness {
     const bots: Readiness["bots"] = {};
     let allRunning = true;
-    for (const r of this.runners.values()) {
+    for (const r of this.runners?.all() ?? []) {
       bots[r.id] = r.reason === undefined ? { state: r.state } : { state: r.state, reason: r.reason };
       if (r.state !== "running") allRunning = false;
     }
@@ -146,6 +161,7 @@ export class Host {
       metrics: this.metrics,
       readiness: () => this.readiness(),
       webhookPrefix: config.webhook.path_prefix,
+      reload: () => this.reload("http"),
       webhook: createWebhookHandler({
         lookup: (id) => {
           const r = this.runners.get(id);
@@ -175,18 +191,15 @@ export class Host {
       limits: this.limits(prefix),
       startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
     };
-    for (const bot of enabled) {
-      const secret = webhookSecretFor(bot, config.webhook.secret);
-      this.runners.set(bot.id, new BotRunner(bot, shared, this.rootLogger, secret));
-    }
+    this.runners = new BotRegistry(shared, this.rootLogger, (bot) => webhookSecretFor(bot, config.webhook.secret));
+    const runners = enabled.map((bot) => this.runners.add(bot));
     if (enabled.length === 0) this.log.warn("no enabled bots in the config; the host idles until stopped");
-
-    const queue = [...this.runners.values()];
-    const worker = async (): Promise<void> => {
-      for (let r = queue.shift(); r !== undefined && !this.stopRequested; r = queue.shift()) await r.start();
-    };
+    if (this.options.configPath !== undefined && this.options.watchConfig !== false) {
+      this.watcher = new ConfigWatcher({ path: this.options.configPath, logger: this.rootLogger, onChange: () => void this.reload("file watch") });
+      await this.watcher.start();
+    }
     const t0 = performance.now();
-    await Promise.all(Array.from({ length: Math.min(START_PARALLELISM, queue.length) }, worker));
+    await this.runners.start(runners, () => this.stopRequested);
     const report = this.report(enabled.length);
     this.log.info(
       { enabled: report.enabled, running: report.running.length, not_running: report.notRunning, ms: Math.round(performance.now() - t0) },
@@ -226,16 +239,43 @@ export class Host {
   private report(enabled: number): StartReport {
     const running: string[] = [];
     const notRunning: Array<{ bot: string; state: string; reason: string | undefined }> = [];
-    for (const r of this.runners.values()) {
+    for (const r of this.runners.all()) {
       if (r.state === "running") running.push(r.id);
       else notRunning.push({ bot: r.id, state: r.state, reason: r.reason });
     }
     return { enabled, running, notRunning };
   }
 
+  /**
+   * Re-reads the config file and applies only the difference in the bot list (see {@link reloadBots}).
+   * Reloads run one after another; an invalid file changes nothing. Never rejects.
+   */
+  reload(trigger: string): Promise<ReloadReport> {
+    const next = this.reloading.then(async () => {
+      await this.starting?.catch(() => undefined);
+      if (this.options.configPath === undefined || this.stopRequested || this.starting === undefined) {
+        return { trigger, ok: false, skipped: true, issues: [], added: [], removed: [], restarted: [], unchanged: [], needsRestart: [] };
+      }
+      const report = await reloadBots({
+        trigger,
+        path: this.options.configPath,
+        running: this.current,
+        registry: this.runners,
+        drainTimeoutMs: this.current.shutdown.drain_timeout * 1000,
+        cancelled: () => this.stopRequested,
+        logger: this.log,
+        apply: (config) => (this.current = config),
+      });
+      this.metrics.reloads.inc({ outcome: report.ok ? "applied" : "rejected" });
+      return report;
+    });
+    this.reloading = next;
+    return next;
+  }
+
   /** In-flight updates per bot, for the report of a cut-short stop. */
   cutReport(): CutReport {
-    const bots = [...this.runners.values()]
+    const bots = (this.runners?.all() ?? [])
       .map((r) => ({ bot: r.id, update_ids: r.tracker.snapshot() }))
       .filter((b) => b.update_ids.length > 0);
     return { total: bots.reduce((n, b) => n + b.update_ids.length, 0), bots };
@@ -253,7 +293,8 @@ export class Host {
 
   private async doStop(drainTimeoutMs: number): Promise<void> {
     this.stopRequested = true;
-    const runners = [...this.runners.values()];
+    await this.watcher?.stop();
+    const runners = this.runners?.all() ?? [];
     const step = (n: number, name: string, fields: Record<string, unknown>): void =>
       this.log.info({ step: n, ...fields }, `shutdown step ${n}/5: ${name}`);
 

@@ -5,6 +5,7 @@ import { LOG_LEVELS } from "../logging/logger.js";
 import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
 import { runCheck } from "./check.js";
 import { runStart } from "./start.js";
+import { runReload } from "./reload.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -36,6 +37,14 @@ program
   .option("--online", "check every enabled bot's token against the Bot API (in parallel)")
   .action(async (opts: { config: string; online?: boolean }) => {
     process.exitCode = await runCheck(opts);
+  });
+
+program
+  .command("reload")
+  .description("make the running host re-read the config and apply the difference (bots added, removed, changed)")
+  .requiredOption("-c, --config <file>", "path of bots.yaml (the host's http.listen is read from it)")
+  .action(async (opts: { config: string }) => {
+    process.exitCode = await runReload(opts);
   });
 
 try {

@@ -19,7 +19,7 @@ export async function runStart(opts: { config: string; logLevel?: LogLevel; pret
   const logger = createLogger({ level: opts.logLevel ?? "info", pretty: opts.pretty ?? process.stdout.isTTY === true });
   const coordinator = new ShutdownCoordinator({ logger });
   coordinator.install();
-  const host = new Host(config, logger);
+  const host = new Host(config, logger, { configPath: opts.config });
   coordinator.watch(host);
   try {
     const report = await host.start();

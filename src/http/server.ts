@@ -24,6 +24,8 @@ export interface HttpServerOptions {
   /** Path prefix of webhook routes (`/telegram` -> `/telegram/<botId>`). */
   webhookPrefix: string;
   webhook?: WebhookHandler;
+  /** `POST /-/reload` (loopback only): reloads the config and answers with the report. */
+  reload?: () => Promise<{ ok: boolean; skipped?: boolean }>;
 }
 
 // Node's default accept backlog (511) overflows when many bots' webhooks connect at once.
@@ -100,11 +102,28 @@ export class HttpServer implements Component {
       );
       return;
     }
+    if (path === "/-/reload" && this.o.reload !== undefined) return this.reload(req, res);
     const prefix = `${this.o.webhookPrefix}/`;
     if (this.o.webhook !== undefined && path.startsWith(prefix)) {
       return this.o.webhook(req, res, decodeURIComponent(path.slice(prefix.length)));
     }
     this.json(res, 404, { error: "not found" });
+  }
+
+  private reload(req: IncomingMessage, res: ServerResponse): void {
+    req.resume();
+    if (req.method !== "POST") return this.json(res, 405, { error: "use POST" });
+    const remote = req.socket.remoteAddress ?? "";
+    if (!(remote === "127.0.0.1" || remote === "::1" || remote === "::ffff:127.0.0.1")) {
+      return this.json(res, 403, { error: "reload is only accepted from the loopback interface" });
+    }
+    this.o.reload?.().then(
+      (report) => this.json(res, report.ok ? 200 : report.skipped === true ? 503 : 422, report),
+      (err: unknown) => {
+        this.log.error({ err }, "reload failed");
+        this.json(res, 500, { error: "reload failed" });
+      },
+    );
   }
 
   private json(res: ServerResponse, status: number, body: unknown): void {

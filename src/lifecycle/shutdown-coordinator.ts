@@ -6,6 +6,8 @@ export interface Stoppable {
   stop(): Promise<void>;
   /** Updates in flight right now, per bot, for the report of a cut-short stop. */
   cutReport(): { total: number; bots: ReadonlyArray<{ bot: string; update_ids: number[] }> };
+  /** Re-reads the config and applies the difference (SIGHUP). Must not throw. */
+  reload?(trigger: string): Promise<unknown>;
 }
 
 /** Exit codes of the process (also documented in the README). */
@@ -23,8 +25,9 @@ export interface ShutdownCoordinatorOptions {
 type Signal = "SIGINT" | "SIGTERM";
 
 /**
- * The one process-level owner of SIGINT and SIGTERM (no other module installs signal handlers or calls
- * `process.exit`). The first signal runs the target's ordered stop and exits 0; a second signal during it
+ * The one process-level owner of SIGINT, SIGTERM and SIGHUP (no other module installs signal handlers or calls
+ * `process.exit`). SIGHUP asks the target to reload its config. The first SIGINT or SIGTERM runs the target's
+ * ordered stop and exits 0; a second signal during it
  * exits at once (130 for SIGINT, 143 for SIGTERM) after logging the updates it cut off; a drain deadline
  * exits 1 after the same report. The journal keeps every cut update for the next start.
  */
@@ -35,6 +38,11 @@ export class ShutdownCoordinator {
   private readonly proc: Pick<NodeJS.Process, "on" | "off">;
   private readonly log: Logger;
   private readonly onSignal = (signal: Signal): void => this.handle(signal);
+  private readonly onHangup = (): void => {
+    if (this.stopping || this.target?.reload === undefined) return;
+    this.log.info({ signal: "SIGHUP" }, "received SIGHUP: reloading the config");
+    void this.target.reload("SIGHUP");
+  };
   private readonly onRejection = (reason: unknown): void => {
     this.log.error({ err: reason }, "unhandled promise rejection (a bug); the host keeps running");
   };
@@ -49,6 +57,7 @@ export class ShutdownCoordinator {
   install(): void {
     this.proc.on("SIGINT", this.onSignal);
     this.proc.on("SIGTERM", this.onSignal);
+    this.proc.on("SIGHUP", this.onHangup);
     this.proc.on("unhandledRejection", this.onRejection);
   }
 
@@ -56,6 +65,7 @@ export class ShutdownCoordinator {
   uninstall(): void {
     this.proc.off("SIGINT", this.onSignal);
     this.proc.off("SIGTERM", this.onSignal);
+    this.proc.off("SIGHUP", this.onHangup);
     this.proc.off("unhandledRejection", this.onRejection);
   }
 

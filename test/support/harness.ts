@@ -57,6 +57,8 @@ export interface YamlOptions {
   appConfig?: string;
   /** The `http:` section; default listens on a free loopback port. */
   http?: string;
+  /** The `limits:` section; by default the outgoing throttle is off (the fake Bot API has no limits). */
+  limits?: string;
 }
 
 /** A bots.yaml for tests (tokens inline: test files only). */
@@ -68,6 +70,7 @@ export function buildYaml(o: YamlOptions): string {
     o.redisUrl === undefined ? "" : `redis:\n  url: ${o.redisUrl}\n  key_prefix: "${o.prefix ?? uniquePrefix()}"`,
     "polling:\n  timeout: 1",
     o.http ?? 'http:\n  listen: "127.0.0.1:0"',
+    o.limits ?? "limits:\n  outgoing: { enabled: false }",
     o.extra ?? "",
     o.bots.length === 0 ? "bots: []" : "bots:",
     ...o.bots.map((b) => `  - id: ${b.id}\n    token: "${b.token}"${b.enabled === false ? "\n    enabled: false" : ""}`),

@@ -1,0 +1,72 @@
+import type { BotConfig } from "../config/index.js";
+import type { Logger } from "../logging/logger.js";
+import { BotRunner, type BotRunnerShared } from "../runtime/bot-runner.js";
+
+const START_PARALLELISM = 64;
+
+/**
+ * The running bots by configured id: creates their runners on the shared parts, starts them in parallel
+ * (bounded), and stops one alone (for a reload) exactly as a full shutdown stops every bot.
+ */
+export class BotRegistry {
+  private readonly runners = new Map<string, BotRunner>();
+
+  constructor(
+    private readonly shared: BotRunnerShared,
+    private readonly logger: Logger,
+    private readonly secretOf: (bot: BotConfig) => string,
+  ) {}
+
+  get(id: string): BotRunner | undefined {
+    return this.runners.get(id);
+  }
+
+  all(): BotRunner[] {
+    return [...this.runners.values()];
+  }
+
+  get size(): number {
+    return this.runners.size;
+  }
+
+  /** Creates the runner of `bot` (not started). */
+  add(bot: BotConfig): BotRunner {
+    const runner = new BotRunner(bot, this.shared, this.logger, this.secretOf(bot));
+    this.runners.set(bot.id, runner);
+    return runner;
+  }
+
+  /** Starts `runners`, at most 64 at a time; stops picking new ones once `cancelled()` is true. */
+  async start(runners: BotRunner[], cancelled: () => boolean): Promise<void> {
+    const queue = [...runners];
+    const worker = async (): Promise<void> => {
+      for (let r = queue.shift(); r !== undefined && !cancelled(); r = queue.shift()) await r.start();
+    };
+    await Promise.all(Array.from({ length: Math.min(START_PARALLELISM, queue.length) }, worker));
+  }
+
+  /**
+   * Stops one bot alone: no new updates, drain within `drainTimeoutMs` (what is cut stays in the journal for
+   * the next start), confirm its offset, release it. Returns the number of updates cut off.
+   */
+  async remove(id: string, drainTimeoutMs: number): Promise<number> {
+    const r = this.runners.get(id);
+    if (r === undefined) return 0;
+    this.runners.delete(id);
+    r.stopIntake();
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      r.drain().then(() => false),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(true), drainTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    const cut = timedOut ? r.tracker.snapshot() : [];
+    if (timedOut) r.log.warn({ cut_updates: cut.length, update_ids: cut }, "drain deadline passed while stopping this bot; the next start handles the cut updates");
+    else await r.confirmOffset();
+    await r.markStopped();
+    r.log.info({ cut_updates: cut.length }, "bot stopped");
+    return cut.length;
+  }
+}

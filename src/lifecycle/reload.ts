@@ -1,0 +1,82 @@
+import { loadConfig, type Config } from "../config/index.js";
+import { ConfigError, formatIssue } from "../config/errors.js";
+import { diffConfig } from "../config/diff.js";
+import type { Logger } from "../logging/logger.js";
+import type { BotRegistry } from "../bots/registry.js";
+
+/** The outcome of one reload. */
+export interface ReloadReport {
+  readonly trigger: string;
+  /** `false` when the file was rejected (nothing changed) or the reload was skipped. */
+  readonly ok: boolean;
+  readonly skipped?: boolean;
+  /** The problems of a rejected file, formatted as `check` prints them. */
+  readonly issues: readonly string[];
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly restarted: readonly string[];
+  readonly unchanged: readonly string[];
+  /** Top-level settings that changed but need a restart; ignored until then. */
+  readonly needsRestart: readonly string[];
+}
+
+/** Options of {@link reloadBots}. */
+export interface ReloadOptions {
+  trigger: string;
+  path: string;
+  running: Config;
+  registry: BotRegistry;
+  drainTimeoutMs: number;
+  cancelled: () => boolean;
+  logger: Logger;
+  /** Records the config now in force. */
+  apply: (config: Config) => void;
+}
+
+/**
+ * Validates the file as `start` does, then applies only the difference: removed or disabled bots stop alone
+ * (drained, offsets confirmed), new ones start, bots whose own settings changed restart alone, and every
+ * other bot is not touched. Top-level settings cannot change live: they are reported and ignored.
+ */
+export async function reloadBots(o: ReloadOptions): Promise<ReloadReport> {
+  const empty = { added: [], removed: [], restarted: [], unchanged: [], needsRestart: [] };
+  let next: Config;
+  try {
+    next = await loadConfig(o.path);
+  } catch (err) {
+    const issues = err instanceof ConfigError ? err.issues.map(formatIssue) : [err instanceof Error ? err.message : String(err)];
+    o.logger.error({ trigger: o.trigger, issues }, `config reload rejected, still running the previous config:\n${issues.join("\n")}`);
+    return { trigger: o.trigger, ok: false, issues, ...empty };
+  }
+  const diff = diffConfig(o.running, next);
+  const restarted = diff.changed.map((b) => b.id);
+  await Promise.all([...diff.removed, ...restarted].map((id) => o.registry.remove(id, o.drainTimeoutMs)));
+  const started = [...diff.added, ...diff.changed].map((b) => o.registry.add(b));
+  o.apply(Object.freeze({ ...o.running, bots: next.bots }));
+  await o.registry.start(started, o.cancelled);
+  const report: ReloadReport = {
+    trigger: o.trigger,
+    ok: true,
+    issues: [],
+    added: diff.added.map((b) => b.id),
+    removed: [...diff.removed],
+    restarted,
+    unchanged: [...diff.unchanged],
+    needsRestart: [...diff.needsRestart],
+  };
+  o.logger.info(
+    {
+      trigger: o.trigger,
+      added: report.added,
+      removed: report.removed,
+      restarted: report.restarted,
+      unchanged: report.unchanged.length,
+      needs_restart: report.needsRestart,
+      not_running: started.filter((r) => r.state !== "running").map((r) => r.id),
+    },
+    report.needsRestart.length > 0
+      ? `config reloaded; ${report.needsRestart.join(", ")} changed but only take effect after a restart`
+      : "config reloaded",
+  );
+  return report;
+}

@@ -54,6 +54,7 @@ export class PollingIntake implements Intake {
       admission: o.admission,
       logger: o.logger,
       limit: o.polling.limit,
+      concurrency: o.polling.concurrency,
       timeout: o.polling.timeout,
       allowedUpdates: o.allowedUpdates,
       replay: o.replay,

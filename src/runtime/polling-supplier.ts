@@ -19,6 +19,8 @@ export interface PollingSupplierOptions {
   logger: Logger;
   /** getUpdates `limit` upper bound (1..100). */
   limit: number;
+  /** The bot's in-flight cap; the runner's first call asks for unbounded capacity, this bounds it. */
+  concurrency: number;
   /** Long-poll seconds. */
   timeout: number;
   allowedUpdates: readonly string[] | undefined;
@@ -56,12 +58,12 @@ export class PollingSupplier implements UpdateSupplier<Update> {
     // The runner declares the `abort-controller` shim's type; at run time it is the built-in signal.
     const signal = runnerSignal as unknown as AbortSignal;
     if (this.replay.length > 0) {
-      const batch = this.replay.splice(0, Math.max(1, Math.min(batchSize, this.o.limit, this.o.admission.capacity)));
+      const batch = this.replay.splice(0, Math.max(1, Math.min(batchSize, this.o.limit, this.o.concurrency, this.o.admission.capacity)));
       await this.o.admission.acquire(batch.length, signal);
       return batch;
     }
     for (;;) {
-      const limit = Math.max(1, Math.min(batchSize, this.o.limit, this.o.admission.free));
+      const limit = Math.max(1, Math.min(batchSize, this.o.limit, this.o.concurrency, this.o.admission.free));
       const updates = await this.fetch(limit, signal);
       const last = updates[updates.length - 1];
       if (last === undefined) continue;

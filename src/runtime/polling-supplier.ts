@@ -10,6 +10,16 @@ import { toGrammySignal } from "./signal.js";
 
 type RunnerSignal = Parameters<UpdateSupplier<Update>["supply"]>[1];
 
+/** Resolves with `work`, or rejects with the signal's reason as soon as `signal` aborts. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 /** Options of {@link PollingSupplier}. */
 export interface PollingSupplierOptions {
   botId: string;
@@ -71,8 +81,9 @@ export class PollingSupplier implements UpdateSupplier<Update> {
       const mark = this.watermark;
       const fresh = mark === undefined ? updates : updates.filter((u) => u.update_id > mark);
       if (fresh.length === 0) continue;
-      // The next getUpdates confirms this batch to Telegram: it must be in the journal before that.
-      await this.o.store.appendJournal(this.o.botId, fresh);
+      // The next getUpdates confirms this batch to Telegram: it must be in the journal before that. While Redis
+      // is unreachable the write waits; a stop does not (the batch is then neither handled nor confirmed).
+      await untilAborted(this.o.store.appendJournal(this.o.botId, fresh), signal);
       this.watermark = last.update_id;
       // Stopped while waiting for room: the batch stays journaled and is replayed by the next start.
       await this.o.admission.acquire(fresh.length, signal);

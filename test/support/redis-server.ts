@@ -37,9 +37,9 @@ export function hasRedisServer(): boolean {
 }
 
 /** Starts a fresh `redis-server` and resolves once it accepts connections. */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(fixedPort?: number): Promise<RedisServer> {
   if (!hasRedisServer()) throw new Error(REDIS_MISSING);
-  const port = await freePort();
+  const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "bot-host-redis-"));
   const child: ChildProcess = spawn(
     "redis-server",

@@ -46,6 +46,22 @@ describe("ShutdownCoordinator", () => {
     expect(lines.find((l) => l.msg === "drain did not finish")).toMatchObject({ cut_updates: 1 });
   });
 
+  it("asks the target to reload on SIGHUP, and not once a stop began", async () => {
+    const reloads: string[] = [];
+    const proc = new EventEmitter();
+    const exits: number[] = [];
+    const c = new ShutdownCoordinator({ logger: memoryLogger().logger, exit: (code) => exits.push(code), processLike: proc as never });
+    c.install();
+    c.watch({ stop: () => new Promise(() => {}), cutReport: () => ({ total: 0, bots: [] }), reload: async (t) => void reloads.push(t) });
+    proc.emit("SIGHUP", "SIGHUP");
+    expect(reloads).toEqual(["SIGHUP"]);
+    proc.emit("SIGTERM", "SIGTERM");
+    proc.emit("SIGHUP", "SIGHUP");
+    expect(reloads).toEqual(["SIGHUP"]);
+    c.uninstall();
+    expect(proc.listenerCount("SIGHUP")).toBe(0);
+  });
+
   it("uninstall removes its handlers", () => {
     const { proc, c } = setup(async () => {});
     expect(proc.listenerCount("SIGINT")).toBe(1);

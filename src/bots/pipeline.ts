@@ -92,6 +92,8 @@ export function createPipeline(
         storageClient: flood.redis ?? "MEMORY_STORE",
         keyPrefix: `${flood.keyPrefix}flood`,
         keyGenerator: (ctx) => (ctx.from === undefined ? undefined : `${ctx.botId}:${ctx.from.id}`),
+        // Called for every update over the limit (not only the first), so the metric counts each drop.
+        alwaysReply: true,
         onLimitExceeded: (ctx) => flood.onLimited(ctx.botId),
       }),
     );

@@ -146,7 +146,8 @@ export class BotRunner {
     const { config, shared } = this;
     const bot = new Bot<HostContext>(config.token, { ContextConstructor: HostContext, client: this.clientOptions(), botInfo: info });
     const labels = { bot: config.id };
-    // Innermost first: metrics see every attempt, the throttle paces every attempt, retries wrap both.
+    // Innermost first: metrics see every attempt, the flood-wait gate holds each attempt at the wire, the
+    // throttle paces every attempt, and retries wrap them all.
     bot.api.config.use(async (prev, method, payload, signal) => {
       shared.metrics.apiCalls.inc({ ...labels, method });
       try {
@@ -159,6 +160,20 @@ export class BotRunner {
       }
     });
     const { outgoing, retry, cluster } = shared.limits;
+    const retrying =
+      retry.maxAttempts > 0
+        ? createRetryTransformer({
+            ...retry,
+            onRetry: ({ method, reason, waitMs, attempt }) => {
+              shared.metrics.apiRetries.inc({ ...labels, method, reason });
+              shared.metrics.apiRetryWait.inc({ ...labels, method }, waitMs / 1000);
+              this.log.warn({ method, reason, wait_ms: waitMs, attempt }, `Bot API ${method} answered ${reason}; retrying`);
+            },
+            onGiveUp: ({ method, reason, attempts }) =>
+              this.log.error({ method, reason, attempts }, `Bot API ${method} still failing (${reason}) after ${attempts} attempts; giving up on this call`),
+          })
+        : undefined;
+    if (retrying !== undefined) bot.api.config.use(retrying.gate);
     if (outgoing !== undefined) {
       void this.throttle?.stop();
       this.throttle = createThrottle({
@@ -172,20 +187,7 @@ export class BotRunner {
       });
       bot.api.config.use(this.throttle.transformer);
     }
-    if (retry.maxAttempts > 0) {
-      bot.api.config.use(
-        createRetryTransformer({
-          ...retry,
-          onRetry: ({ method, reason, waitMs, attempt }) => {
-            shared.metrics.apiRetries.inc({ ...labels, method, reason });
-            shared.metrics.apiRetryWait.inc({ ...labels, method }, waitMs / 1000);
-            this.log.warn({ method, reason, wait_ms: waitMs, attempt }, `Bot API ${method} answered ${reason}; retrying`);
-          },
-          onGiveUp: ({ method, reason, attempts }) =>
-            this.log.error({ method, reason, attempts }, `Bot API ${method} still failing (${reason}) after ${attempts} attempts; giving up on this call`),
-        }),
-      );
-    }
+    if (retrying !== undefined) bot.api.config.use(retrying.retry);
     const log = this.log;
     const remember = config.mode === "webhook";
     bot.use((ctx, next) => {

@@ -19,23 +19,31 @@ export interface RetryOptions {
 }
 
 /**
- * A grammY API transformer that retries 429 after `retry_after`, and 5xx answers and network errors (among
- * them a keep-alive socket the server closed before answering) with capped exponential backoff and jitter.
- * A 429 pauses every call of the bot until its `retry_after` passed, because Telegram's flood wait applies to
- * the bot, not just to the call that hit it. `getUpdates` is left to the poller, which has its own retry loop.
+ * Two grammY API transformers for one bot. `retry` retries 429 after `retry_after`, and 5xx answers and
+ * network errors (among them a keep-alive socket the server closed before answering) with capped exponential
+ * backoff and jitter. A 429 pauses every call of the bot until its `retry_after` passed, because Telegram's
+ * flood wait applies to the bot, not just to the call that hit it: `gate` holds each call at the wire while
+ * the bot is paused, so install it innermost (below any throttle queue) and `retry` outermost. `getUpdates`
+ * is left to the poller, which has its own retry loop.
  *
  * @grammyjs/auto-retry was not used: it retries network errors forever regardless of `maxRetryAttempts`,
  * has no jitter, and offers no hook for metrics.
  */
-export function createRetryTransformer(o: RetryOptions): Transformer {
+export function createRetryTransformer(o: RetryOptions): { retry: Transformer; gate: Transformer } {
   let pausedUntil = 0;
   const base = o.baseDelayMs ?? 500;
-  return async (prev, method, payload, signal) => {
+  const waitForPause = async (signal: AbortSignal | undefined): Promise<void> => {
+    // A later 429 may extend the pause while this call sleeps: check again after every wake.
+    for (let wait = pausedUntil - Date.now(); wait > 0; wait = pausedUntil - Date.now()) await sleep(wait, signal);
+  };
+  const gate: Transformer = async (prev, method, payload, signal) => {
+    if (method !== "getUpdates") await waitForPause(signal as unknown as AbortSignal | undefined);
+    return prev(method, payload, signal);
+  };
+  const retry: Transformer = async (prev, method, payload, signal) => {
     if (method === "getUpdates") return prev(method, payload, signal);
     const abortSignal = signal as unknown as AbortSignal | undefined;
     for (let attempt = 0; ; attempt++) {
-      const wait = pausedUntil - Date.now();
-      if (wait > 0) await sleep(wait, abortSignal);
       let reason: RetryReason;
       let delay: number;
       try {
@@ -68,7 +76,9 @@ export function createRetryTransformer(o: RetryOptions): Transformer {
         delay = attempt === 0 ? 0 : backoffDelay(attempt - 1, base, o.maxDelayMs);
       }
       o.onRetry?.({ method, reason, waitMs: delay, attempt: attempt + 1 });
-      if (reason !== "429") await sleep(delay, abortSignal);
+      if (reason === "429") await waitForPause(abortSignal);
+      else await sleep(delay, abortSignal);
     }
   };
+  return { retry, gate };
 }

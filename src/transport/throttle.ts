@@ -61,8 +61,9 @@ export function createThrottle(o: ThrottleOptions): Throttle {
 
 function createLimiters(o: ThrottleOptions) {
   // Spacing (minTime) rather than a refilled reservoir: a reservoir lets 2N calls through in a second that
-  // straddles a refill. The 5% margin absorbs network jitter, so N+1 calls never land in one second.
-  const spacing = (perMs: number, n: number): number => Math.ceil((perMs * 1.05) / n);
+  // straddles a refill. The 10% margin absorbs up to 100 ms of jitter between sending and arriving, so N+1
+  // calls do not land in one second at Telegram either.
+  const spacing = (perMs: number, n: number): number => Math.ceil((perMs * 1.1) / n);
   const perBot = new Bottleneck({
     minTime: spacing(1000, o.perBotPerSecond),
     ...(o.cluster === undefined ? {} : { datastore: "ioredis", connection: o.cluster.connection, id: o.cluster.id, clearDatastore: false, timeout: 60_000 }),

@@ -34,7 +34,10 @@ describe("webhook shutdown (real CLI)", () => {
     );
     const url = `http://127.0.0.1:${port}/telegram/${BOT.id}`;
     const headers = { "content-type": "application/json", "x-telegram-bot-api-secret-token": webhookSecretFor(BOT, undefined) };
-    const updates = Array.from({ length: 60 }, (_, i) => JSON.stringify({ update_id: 5_000 + i, ...message(300 + i, `u${i} sleep=300`) }));
+    // the first 30 are still running when the signal comes (they say "begin" when they start)
+    const updates = Array.from({ length: 60 }, (_, i) =>
+      JSON.stringify({ update_id: 5_000 + i, ...message(300 + i, i < 30 ? `u${i} sleep=1000 begin` : `u${i} sleep=100`) }),
+    );
     // What Telegram does: deliver, and redeliver whatever did not get a 2xx.
     const deliver = async (body: string): Promise<number> => {
       try {
@@ -48,7 +51,7 @@ describe("webhook shutdown (real CLI)", () => {
     procs.push(p);
     await p.waitForLog(up);
     const first = updates.slice(0, 30).map((u) => deliver(u));
-    await fake.waitFor(() => fake.sent(BOT.token).length >= 1, 5_000);
+    await fake.waitFor(() => fake.sent(BOT.token).length >= 30, 5_000);
     p.kill("SIGTERM");
     await p.waitForLog((l) => l.step === 1);
     const late = await Promise.all(updates.slice(30).map((u) => deliver(u)));
@@ -63,10 +66,11 @@ describe("webhook shutdown (real CLI)", () => {
     await again.waitForLog(up);
     const retried = await Promise.all(updates.map((u) => deliver(u))); // Telegram redelivers; old ones are duplicates
     expect(retried.every((s) => s === 200)).toBe(true);
-    await fake.waitFor(() => fake.sent(BOT.token).length >= 60, 10_000);
+    const finals = () => fake.sent(BOT.token).filter((s) => s.text.split("|").length === 4);
+    await fake.waitFor(() => finals().length >= 60, 10_000);
     again.kill("SIGTERM");
     expect(await again.exitCode()).toBe(0);
-    const labels = fake.sent(BOT.token).map((s) => s.text.split("|")[3]);
+    const labels = finals().map((s) => s.text.split("|")[3]);
     expect(labels.sort()).toEqual(Array.from({ length: 60 }, (_, i) => `u${i}`).sort());
   }, 60_000);
 });

@@ -54,6 +54,8 @@ export interface HostOptions {
   startTimeoutMs?: number;
   /** After this long (ms) a webhook request is answered and its update finishes in the background; default 25 s. */
   webhookReplyTimeoutMs?: number;
+  /** Told when an update's handling ended (handled or failed): for `bot-host bench`. */
+  onHandled?: (botId: string, updateId: number) => void;
 }
 
 const START_TIMEOUT_MS = 10_000;
@@ -188,6 +190,7 @@ export class Host {
         replyTimeoutMs: this.options.webhookReplyTimeoutMs ?? 25_000,
       },
       metrics: this.metrics,
+      ...(this.options.onHandled === undefined ? {} : { onHandled: this.options.onHandled }),
       limits: this.limits(prefix),
       startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
     };

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { Command, CommanderError, Option } from "commander";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { LOG_LEVELS } from "../logging/logger.js";
 import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
 import { runCheck } from "./check.js";
 import { runStart } from "./start.js";
 import { runReload } from "./reload.js";
+import { runBench } from "./bench.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -45,6 +46,24 @@ program
   .requiredOption("-c, --config <file>", "path of bots.yaml (the host's http.listen is read from it)")
   .action(async (opts: { config: string }) => {
     process.exitCode = await runReload(opts);
+  });
+
+const count = (name: string) => (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${name} must be a whole number >= 1`);
+  return n;
+};
+
+program
+  .command("bench")
+  .description("load-test the config's app on simulated bots against a local fake Bot API")
+  .requiredOption("-c, --config <file>", "path of bots.yaml (its app, app_config and polling settings are used)")
+  .option("--bots <n>", "simulated bots", count("--bots"), 10)
+  .option("--updates <n>", "updates to send in all", count("--updates"), 20_000)
+  .option("--chats <n>", "chats the updates are spread over", count("--chats"), 1_000)
+  .option("--redis <url>", "keep state in this Redis (a fresh key prefix) instead of in memory")
+  .action(async (opts: { config: string; bots: number; updates: number; chats: number; redis?: string }) => {
+    process.exitCode = await runBench(opts);
   });
 
 try {

@@ -32,6 +32,7 @@ export interface BotRunnerShared {
   polling: { limit: number; timeout: number; concurrency: number };
   webhook: { publicUrl: string | undefined; pathPrefix: string; maxConnections: number; replyTimeoutMs: number };
   metrics: HostMetrics;
+  onHandled?: (botId: string, updateId: number) => void;
   limits: {
     retry: { maxAttempts: number; maxDelayMs: number };
     /** Telegram's outgoing limits, or undefined to send unthrottled (a self-hosted Bot API, benchmarks). */
@@ -219,6 +220,7 @@ export class BotRunner {
       metrics.updatesHandled.inc({ bot: this.config.id, type, outcome });
       this.tracker.delete(update.update_id);
       this.shared.admission.release(1);
+      this.shared.onHandled?.(this.config.id, update.update_id);
     }
   }
 

@@ -3,14 +3,13 @@ import type { Config } from "./config/index.js";
 import { redactUrl } from "./config/token.js";
 import type { Logger } from "./logging/logger.js";
 import { loadApp } from "./bots/app-loader.js";
-import { createPipeline, type FloodLimit } from "./bots/pipeline.js";
+import { createPipeline } from "./bots/pipeline.js";
 import { createKeys } from "./storage/keys.js";
 import { MemoryStateStore } from "./storage/memory-state-store.js";
 import { RedisStateStore } from "./storage/redis-state-store.js";
 import type { StateStore } from "./storage/state-store.js";
 import { createSharedTransport, type SharedTransport } from "./transport/shared-transport.js";
 import { Admission } from "./runtime/admission.js";
-import type { BotRunnerShared } from "./runtime/bot-runner.js";
 import { BotRegistry } from "./bots/registry.js";
 import { ConfigWatcher } from "./lifecycle/config-watcher.js";
 import { reloadBots, type ReloadReport } from "./lifecycle/reload.js";
@@ -19,8 +18,8 @@ import { HostMetrics } from "./http/metrics.js";
 import { HttpServer, type Readiness } from "./http/server.js";
 import { createWebhookHandler } from "./http/webhook-handler.js";
 import { webhookSecretFor } from "./http/webhook-secret.js";
-import Bottleneck from "bottleneck";
-import { Redis } from "ioredis";
+import type Bottleneck from "bottleneck";
+import { createApiLimits, createFloodLimit } from "./transport/limits.js";
 
 /** What `start()` reports: which enabled bots run and which do not (and why). */
 export interface StartReport {
@@ -175,12 +174,19 @@ export class Host {
     });
     await this.http?.start();
     const app = await loadApp(config.app);
+    const apiLimits = createApiLimits(config, prefix);
+    this.throttleConnection = apiLimits.connection;
     const shared = {
       apiRoot: config.api_root,
       transport: this.transport,
       store: this.store,
       admission: new Admission(config.polling.global_concurrency),
-      pipeline: createPipeline(app, this.store, createKeys(prefix), this.floodLimit(prefix)),
+      pipeline: createPipeline(
+        app,
+        this.store,
+        createKeys(prefix),
+        createFloodLimit(config, prefix, this.store instanceof RedisStateStore ? this.store.client : undefined, this.metrics),
+      ),
       appConfig: config.app_config,
       polling: config.polling,
       webhook: {
@@ -191,7 +197,7 @@ export class Host {
       },
       metrics: this.metrics,
       ...(this.options.onHandled === undefined ? {} : { onHandled: this.options.onHandled }),
-      limits: this.limits(prefix),
+      limits: apiLimits.limits,
       startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
     };
     this.runners = new BotRegistry(shared, this.rootLogger, (bot) => webhookSecretFor(bot, config.webhook.secret));
@@ -209,34 +215,6 @@ export class Host {
       report.notRunning.length === 0 ? "all bots are up" : `${report.running.length} of ${report.enabled} bots are up`,
     );
     return report;
-  }
-
-  private floodLimit(prefix: string): FloodLimit | undefined {
-    const { incoming } = this.config.limits;
-    if (!incoming.enabled) return undefined;
-    return {
-      perUser: incoming.per_user,
-      windowMs: incoming.window * 1000,
-      ...(this.store instanceof RedisStateStore ? { redis: this.store.client } : {}),
-      keyPrefix: prefix,
-      onLimited: (botId) => this.metrics.floodLimited.inc({ bot: botId }),
-    };
-  }
-
-  private limits(prefix: string): BotRunnerShared["limits"] {
-    const { retry, outgoing } = this.config.limits;
-    const redis = this.config.redis;
-    if (outgoing.enabled && redis !== undefined) {
-      // Bottleneck's clustering needs its own clients (it subscribes); they hold each bot's overall limit.
-      this.throttleConnection = new Bottleneck.IORedisConnection({ client: new Redis(redis.url, { maxRetriesPerRequest: null }) });
-    }
-    return {
-      retry: { maxAttempts: retry.max_attempts, maxDelayMs: retry.max_delay * 1000 },
-      outgoing: outgoing.enabled
-        ? { perBotPerSecond: outgoing.per_bot, perChatPerSecond: outgoing.per_chat, perGroupPerMinute: outgoing.per_group }
-        : undefined,
-      cluster: this.throttleConnection && { connection: this.throttleConnection, idPrefix: `${prefix}throttle:` },
-    };
   }
 
   private report(enabled: number): StartReport {

@@ -184,6 +184,7 @@ export class BotRunner {
           if (waitMs <= 0) return;
           shared.metrics.throttledCalls.inc({ ...labels, method });
           shared.metrics.throttleWait.inc({ ...labels, method }, waitMs / 1000);
+          this.log.debug({ method, wait_ms: waitMs }, "outgoing call waited for the rate limit");
         },
       });
       bot.api.config.use(this.throttle.transformer);

@@ -72,18 +72,30 @@ export class PollingSupplier implements UpdateSupplier<Update> {
       await this.o.admission.acquire(batch.length, signal);
       return batch;
     }
-    for (;;) {
+    for (let failures = 0; ; ) {
       const limit = Math.max(1, Math.min(batchSize, this.o.limit, this.o.concurrency, this.o.admission.free));
       const updates = await this.fetch(limit, signal);
       const last = updates[updates.length - 1];
       if (last === undefined) continue;
-      this.offset = last.update_id + 1;
       const mark = this.watermark;
       const fresh = mark === undefined ? updates : updates.filter((u) => u.update_id > mark);
-      if (fresh.length === 0) continue;
+      if (fresh.length === 0) {
+        this.offset = last.update_id + 1;
+        continue;
+      }
       // The next getUpdates confirms this batch to Telegram: it must be in the journal before that. While Redis
       // is unreachable the write waits; a stop does not (the batch is then neither handled nor confirmed).
-      await untilAborted(this.o.store.appendJournal(this.o.botId, fresh), signal);
+      try {
+        await untilAborted(this.o.store.appendJournal(this.o.botId, fresh), signal);
+      } catch (err) {
+        if (signal.aborted) throw err;
+        // The offset did not move: the same batch is fetched again once the journal accepts writes.
+        this.log.error({ err, updates: fresh.length }, "cannot write the update journal; retrying the batch");
+        await sleep(backoffDelay(failures++, 500, 30_000), signal);
+        continue;
+      }
+      failures = 0;
+      this.offset = last.update_id + 1;
       this.watermark = last.update_id;
       // Stopped while waiting for room: the batch stays journaled and is replayed by the next start.
       await this.o.admission.acquire(fresh.length, signal);

@@ -24,6 +24,12 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
 `;
 
+/** EXEC reports each command's error in its result instead of rejecting: surface the first one. */
+function throwOnError(results: Array<[Error | null, unknown]> | null): void {
+  const failed = results?.find(([err]) => err !== null);
+  if (failed?.[0]) throw failed[0];
+}
+
 // Telegram picks a random update_id after a week without updates; a stale cursor must not outlive that.
 const WATERMARK_TTL_SECONDS = 6 * 24 * 3600;
 
@@ -138,11 +144,13 @@ export class RedisStateStore implements StateStore {
     if (last === undefined) return;
     const fields: string[] = [];
     for (const u of updates) fields.push(String(u.update_id), JSON.stringify(u));
-    await this.redis
-      .multi()
-      .hset(this.keys.journal(botId), ...fields)
-      .set(this.keys.watermark(botId), String(last.update_id), "EX", WATERMARK_TTL_SECONDS)
-      .exec();
+    throwOnError(
+      await this.redis
+        .multi()
+        .hset(this.keys.journal(botId), ...fields)
+        .set(this.keys.watermark(botId), String(last.update_id), "EX", WATERMARK_TTL_SECONDS)
+        .exec(),
+    );
   }
 
   async claim(botId: string, update: Update): Promise<boolean> {
@@ -170,9 +178,7 @@ export class RedisStateStore implements StateStore {
       tx.zadd(this.keys.done(botId), updateId, String(updateId));
       tx.zremrangebyrank(this.keys.done(botId), 0, -REMEMBERED_UPDATES - 1);
     }
-    const results = await tx.exec();
-    const failed = results?.find(([err]) => err !== null);
-    if (failed?.[0]) throw failed[0];
+    throwOnError(await tx.exec());
   }
 
   async getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined> {

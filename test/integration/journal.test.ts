@@ -2,7 +2,7 @@ import { afterEach, describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
 import { FakeBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
-import { buildYaml, fakeToken, startHost, uniquePrefix } from "../support/harness.js";
+import { buildYaml, fakeToken, startHost, uniquePrefix, type LogLine } from "../support/harness.js";
 import type { Host } from "../../src/host.js";
 
 const redisUrl = inject("redisUrl");
@@ -35,6 +35,24 @@ describe("update journal", () => {
     await fake.waitFor(() => fake.confirmedOffset(token) > slowId + 1, 5_000);
     redis = new Redis(redisUrl);
     expect(await redis.hkeys(`${prefix}journal:a`)).toEqual([String(slowId)]);
+  }, 20_000);
+
+  it("retries a batch the journal could not take, without confirming it, and handles it once the journal works", async () => {
+    fake = await FakeBotApi.start();
+    const token = fakeToken(3);
+    fake.addBot(token);
+    const prefix = uniquePrefix();
+    redis = new Redis(redisUrl);
+    let lines: LogLine[];
+    ({ host, lines } = await startHost(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [{ id: "c", token }] })));
+    await redis.set(`${prefix}journal:c`, "not a hash"); // every HSET now fails with WRONGTYPE
+    fake.inject(token, message(5, "blocked"));
+    await fake.waitFor(() => lines.some((l) => l.msg === "cannot write the update journal; retrying the batch"));
+    expect(fake.sent(token)).toEqual([]);
+    expect(fake.pendingCount(token)).toBe(1); // not confirmed to Telegram
+    await redis.del(`${prefix}journal:c`);
+    await fake.waitForSent(token, 1, 10_000);
+    expect(fake.sent(token)[0]!.text).toMatch(/\|1\|blocked$/);
   }, 20_000);
 
   it("replays an unfinished journal entry before polling, and skips updates Telegram redelivers", async () => {

@@ -71,6 +71,21 @@ describe("bot-host check", () => {
     expect(r.code).toBe(1);
   });
 
+  it("start: an invalid file exits 2 before anything starts; Redis unreachable exits 1 naming the URL without its password", async () => {
+    const bad = await runCli(["start", "--config", writeConfig("app: x.js\nbots:\n  - id: a\n    token: nope\n")]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/bots\.yaml:4:12 bots\[0\]\.token: malformed token/);
+    expect(bad.stdout).toBe("");
+    const path = writeConfig(
+      [`app: ${resolve(ROOT, "test/fixtures/counter-app.js")}`, "redis:", "  url: redis://app:s3cret@127.0.0.1:9/0", "bots: []"].join("\n"),
+    );
+    const down = await runCli(["start", "--config", path]);
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^error BOT_HOST_REDIS_UNREACHABLE: cannot connect to Redis at redis:\/\/app:\*\*\*@127\.0\.0\.1:9\/0/);
+    expect(down.stderr + down.stdout).not.toContain("s3cret");
+    expect(down.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it("--help and --version exit 0; an unknown command exits 2", async () => {
     expect((await runCli(["--help"])).code).toBe(0);
     const v = await runCli(["--version"]);

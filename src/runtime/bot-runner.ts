@@ -149,16 +149,18 @@ export class BotRunner {
     const labels = { bot: config.id };
     // Innermost first: metrics see every attempt, the flood-wait gate holds each attempt at the wire, the
     // throttle paces every attempt, and retries wrap them all.
-    bot.api.config.use(async (prev, method, payload, signal) => {
-      shared.metrics.apiCalls.inc({ ...labels, method });
-      try {
-        const res = await prev(method, payload, signal);
-        if (!res.ok) shared.metrics.apiErrors.inc({ ...labels, method, code: String(res.error_code) });
-        return res;
-      } catch (err) {
-        shared.metrics.apiErrors.inc({ ...labels, method, code: "network" });
-        throw err;
-      }
+    bot.api.config.use((prev, method, payload, signal) => {
+      shared.metrics.apiCalls.inc({ bot: config.id, method });
+      return prev(method, payload, signal).then(
+        (res) => {
+          if (!res.ok) shared.metrics.apiErrors.inc({ bot: config.id, method, code: String(res.error_code) });
+          return res;
+        },
+        (err: unknown) => {
+          shared.metrics.apiErrors.inc({ bot: config.id, method, code: "network" });
+          throw err;
+        },
+      );
     });
     const { outgoing, retry, cluster } = shared.limits;
     const retrying =

@@ -18,17 +18,43 @@ export interface RedisStateStoreOptions {
   connectTimeoutMs?: number;
 }
 
-// Handle an update only if it was not finished recently (done set) and is not in flight (journal hash).
-const CLAIM_SCRIPT = `
+// The journal's writes are Lua scripts rather than MULTI blocks: a script is one command, so ioredis'
+// auto-pipelining sends the commits of every update finishing in the same tick in one socket write, and it
+// is just as atomic. A script stops at its first failing command, so each writes the state first and drops
+// the journal entry last: a failure leaves the update journaled, to be handled again, never lost.
+const SCRIPTS = {
+  // KEYS: done set, journal. ARGV: update id, update JSON. Handle an update only if it was not finished
+  // recently (done set) and is not in flight (journal hash).
+  bhClaim: `
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
-`;
+`,
+  // KEYS: journal, watermark. ARGV: watermark TTL (s), last update id, then id/JSON pairs.
+  bhAppend: `
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
+return 1
+`,
+  // KEYS: journal, session, done set. ARGV: update id, session op ('set' | 'del' | ''), session JSON,
+  // session TTL (s, 0 = none), '1' to remember the id in the done set, how many ids the done set keeps.
+  bhComplete: `
+if ARGV[2] == 'set' then
+  if ARGV[4] == '0' then redis.call('SET', KEYS[2], ARGV[3]) else redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
+elseif ARGV[2] == 'del' then
+  redis.call('DEL', KEYS[2])
+end
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[3], ARGV[1], ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[6]) - 1)
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+`,
+} as const;
 
-/** EXEC reports each command's error in its result instead of rejecting: surface the first one. */
-function throwOnError(results: Array<[Error | null, unknown]> | null): void {
-  const failed = results?.find(([err]) => err !== null);
-  if (failed?.[0]) throw failed[0];
-}
+type ScriptArg = string | number;
+/** The client with the {@link SCRIPTS} defined as commands (EVALSHA, falling back to EVAL once). */
+type ScriptedRedis = Redis & { [name in keyof typeof SCRIPTS]: (...args: ScriptArg[]) => Promise<number> };
 
 // Telegram picks a random update_id after a week without updates; a stale cursor must not outlive that.
 const WATERMARK_TTL_SECONDS = 6 * 24 * 3600;
@@ -42,7 +68,7 @@ export class RedisStateStore implements StateStore {
   readonly durable = true;
   readonly name = "redis";
   readonly keys: KeyBuilder;
-  private readonly redis: Redis;
+  private readonly redis: ScriptedRedis;
   private readonly log: Logger;
   private stopping: Promise<void> | undefined;
   private connectedOnce = false;
@@ -56,7 +82,8 @@ export class RedisStateStore implements StateStore {
       enableAutoPipelining: true,
       maxRetriesPerRequest: null,
       retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),
-    });
+    }) as ScriptedRedis;
+    for (const [name, lua] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: name === "bhComplete" ? 3 : 2, lua });
     this.redis.on("error", (err: Error) => {
       if (!this.connectedOnce || this.lostLogged) return;
       this.lostLogged = true;
@@ -142,43 +169,31 @@ export class RedisStateStore implements StateStore {
   async appendJournal(botId: string, updates: readonly Update[]): Promise<void> {
     const last = updates[updates.length - 1];
     if (last === undefined) return;
-    const fields: string[] = [];
-    for (const u of updates) fields.push(String(u.update_id), JSON.stringify(u));
-    throwOnError(
-      await this.redis
-        .multi()
-        .hset(this.keys.journal(botId), ...fields)
-        .set(this.keys.watermark(botId), String(last.update_id), "EX", WATERMARK_TTL_SECONDS)
-        .exec(),
-    );
+    const args: ScriptArg[] = [this.keys.journal(botId), this.keys.watermark(botId), WATERMARK_TTL_SECONDS, last.update_id];
+    for (const u of updates) args.push(u.update_id, JSON.stringify(u));
+    await this.redis.bhAppend(...args);
   }
 
   async claim(botId: string, update: Update): Promise<boolean> {
-    const id = String(update.update_id);
-    const claimed = (await this.redis.eval(
-      CLAIM_SCRIPT,
-      2,
-      this.keys.done(botId),
-      this.keys.journal(botId),
-      id,
-      JSON.stringify(update),
-    )) as number;
+    const claimed = await this.redis.bhClaim(this.keys.done(botId), this.keys.journal(botId), update.update_id, JSON.stringify(update));
     return claimed === 1;
   }
 
   async complete(botId: string, updateId: number, write: SessionWrite | undefined, remember = false): Promise<void> {
-    const tx = this.redis.multi();
-    if (write !== undefined) {
-      if (write.value === null) tx.del(write.key);
-      else if (this.options.sessionTtl > 0) tx.set(write.key, write.value, "EX", this.options.sessionTtl);
-      else tx.set(write.key, write.value);
-    }
-    tx.hdel(this.keys.journal(botId), String(updateId));
-    if (remember) {
-      tx.zadd(this.keys.done(botId), updateId, String(updateId));
-      tx.zremrangebyrank(this.keys.done(botId), 0, -REMEMBERED_UPDATES - 1);
-    }
-    throwOnError(await tx.exec());
+    const journal = this.keys.journal(botId);
+    const op = write === undefined ? "" : write.value === null ? "del" : "set";
+    await this.redis.bhComplete(
+      journal,
+      // An unused key slot still names a key of this bot, so the script never touches anything else.
+      write?.key ?? journal,
+      this.keys.done(botId),
+      updateId,
+      op,
+      write?.value ?? "",
+      this.options.sessionTtl,
+      remember ? 1 : 0,
+      REMEMBERED_UPDATES,
+    );
   }
 
   async getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined> {

@@ -36,9 +36,10 @@ export function createRetryTransformer(o: RetryOptions): { retry: Transformer; g
     // A later 429 may extend the pause while this call sleeps: check again after every wake.
     for (let wait = pausedUntil - Date.now(); wait > 0; wait = pausedUntil - Date.now()) await sleep(wait, signal);
   };
-  const gate: Transformer = async (prev, method, payload, signal) => {
-    if (method !== "getUpdates") await waitForPause(signal as unknown as AbortSignal | undefined);
-    return prev(method, payload, signal);
+  // Not async: a call that need not wait (nearly every call) costs no extra promise.
+  const gate: Transformer = (prev, method, payload, signal) => {
+    if (method === "getUpdates" || pausedUntil <= Date.now()) return prev(method, payload, signal);
+    return waitForPause(signal as unknown as AbortSignal | undefined).then(() => prev(method, payload, signal));
   };
   const retry: Transformer = async (prev, method, payload, signal) => {
     if (method === "getUpdates") return prev(method, payload, signal);

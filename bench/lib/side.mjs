@@ -1,0 +1,66 @@
+// The parent's handle on one side (bench/lib/worker.mjs in a child process); see the protocol there.
+import { fork } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { PROFILE_DIR, ROOT } from "./common.mjs";
+
+const WORKER = join(ROOT, "bench/lib/worker.mjs");
+
+/**
+ * Forks a worker. `profile` names a .cpuprofile written to bench/profiles/ when the child exits;
+ * `exposeGc` lets stats({ gc: true }) collect before measuring.
+ */
+export function spawnSide(side, { profile, exposeGc = false } = {}) {
+  const execArgv = [];
+  if (exposeGc) execArgv.push("--expose-gc");
+  if (profile) {
+    mkdirSync(PROFILE_DIR, { recursive: true });
+    execArgv.push("--cpu-prof", `--cpu-prof-dir=${PROFILE_DIR}`, `--cpu-prof-name=${profile}.cpuprofile`);
+  }
+  const child = fork(WORKER, [], { execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const pending = new Map();
+  let nextId = 1;
+  child.on("message", (msg) => {
+    const p = pending.get(msg.id);
+    if (p === undefined) return;
+    pending.delete(msg.id);
+    if (msg.type === "error") p.reject(new Error(`${side} worker: ${msg.message}`));
+    else p.resolve(msg);
+  });
+  void exited.then(({ code, signal }) => {
+    for (const p of pending.values()) p.reject(new Error(`${side} worker exited (${code ?? signal}) before answering`));
+    pending.clear();
+  });
+  const request = (msg) =>
+    new Promise((resolve, reject) => {
+      const id = nextId++;
+      pending.set(id, { resolve, reject });
+      child.send({ ...msg, id });
+    });
+
+  return {
+    side,
+    child,
+    exited,
+    /** Starts the side; resolves with { ms, running } once it is up. */
+    start: (params) => request({ type: "start", side, params }),
+    /** { rss, heapUsed, cpuUser, cpuSystem (µs), peakRss } of the child; `gc` collects first (needs exposeGc). */
+    stats: (opts = {}) => request({ type: "stats", ...opts }),
+    /** Stops the side gracefully and waits for the process to exit (SIGKILL after `timeoutMs`). */
+    async stop(timeoutMs = 60_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      await request({ type: "stop" }).catch(() => undefined);
+      const r = await exited;
+      clearTimeout(timer);
+      return r;
+    },
+  };
+}
+
+/** CPU seconds (user + system) between two stats replies. */
+export const cpuSeconds = (a, b) => (b.cpuUser - a.cpuUser + b.cpuSystem - a.cpuSystem) / 1e6;
+
+/** Event-loop utilization (0..1: share of the time the main thread was busy) between two stats replies. */
+export const elu = (a, b) => (b.eluActive - a.eluActive) / (b.eluActive - a.eluActive + b.eluIdle - a.eluIdle);

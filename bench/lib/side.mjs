@@ -11,7 +11,8 @@ const WORKER = join(ROOT, "bench/lib/worker.mjs");
  * `exposeGc` lets stats({ gc: true }) collect before measuring.
  */
 export function spawnSide(side, { profile, exposeGc = false } = {}) {
-  const execArgv = [];
+  // BENCH_HOST_NODE_OPTIONS: extra V8/Node flags for the host side only (tuning experiments).
+  const execArgv = side === "host" && process.env.BENCH_HOST_NODE_OPTIONS ? process.env.BENCH_HOST_NODE_OPTIONS.split(" ") : [];
   if (exposeGc) execArgv.push("--expose-gc");
   if (profile) {
     mkdirSync(PROFILE_DIR, { recursive: true });

@@ -1,7 +1,7 @@
 // One side of a benchmark in its own process (forked by bench/lib/side.mjs), so that RSS, heap and CPU are
 // measured per side. IPC protocol (every reply echoes the request's `id`):
 //   parent -> { type: "start", id, side: "host" | "baseline", params }  child -> { type: "ready", id, ms, running }
-//   parent -> { type: "stats", id, gc?, resetPeak? }                      child -> { type: "stats", id, rss, heapUsed, cpuUser, cpuSystem, peakRss, eluIdle, eluActive }
+//   parent -> { type: "stats", id, gc?, resetPeak? }                      child -> { type: "stats", id, rss, heapUsed, heapTotal, external, cpuUser, cpuSystem, peakRss, eluIdle, eluActive }
 //   parent -> { type: "stop", id }                                       child -> { type: "stopped", id, ms } and exits
 // params (both sides): apiRoot, tokens, app; host: configPath; baseline: drainOnSigterm.
 // The host side is `new Host(config, logger)` from dist/ with a pino logger at "warn" to /dev/null; the
@@ -22,7 +22,12 @@ if (heapProfile) {
 }
 
 let peakRss = 0;
-const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
+let peakAt = 0;
+let startedAt = 0;
+const sampler = setInterval(() => {
+  const rss = process.memoryUsage.rss();
+  if (rss > peakRss) (peakRss = rss), (peakAt = performance.now());
+}, 100);
 sampler.unref();
 
 let stopSide = async () => {};
@@ -96,6 +101,7 @@ process.on("message", async (msg) => {
   try {
     if (msg.type === "start") {
       side = msg.side;
+      startedAt = performance.now();
       const r = msg.side === "host" ? await startHost(msg.params) : await startBaseline(msg.params);
       send({ type: "ready", id: msg.id, ...r });
     } else if (msg.type === "stats") {
@@ -104,8 +110,8 @@ process.on("message", async (msg) => {
       const cpu = process.cpuUsage();
       const elu = performance.eventLoopUtilization();
       send({
-        type: "stats", id: msg.id, rss: m.rss, heapUsed: m.heapUsed, cpuUser: cpu.user, cpuSystem: cpu.system,
-        peakRss: Math.max(peakRss, m.rss), eluIdle: elu.idle, eluActive: elu.active,
+        type: "stats", id: msg.id, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, cpuUser: cpu.user, cpuSystem: cpu.system,
+        peakRss: Math.max(peakRss, m.rss), peakAtMs: peakAt - startedAt, eluIdle: elu.idle, eluActive: elu.active,
       });
       if (msg.resetPeak) peakRss = 0;
     } else if (msg.type === "stop") {

@@ -13,6 +13,7 @@ import { Admission } from "./admission.js";
 import { backoffDelay, sleep } from "./backoff.js";
 import { InFlightTracker } from "./in-flight.js";
 import { PollingIntake, type Intake } from "./polling-intake.js";
+import { createGetUpdates, type GetUpdates } from "./get-updates.js";
 import { createRetryTransformer } from "../transport/retry.js";
 import { createThrottle, type Throttle, type ThrottleLimits } from "../transport/throttle.js";
 import type Bottleneck from "bottleneck";
@@ -123,7 +124,7 @@ export class BotRunner {
             replay: journal.pending, tracker: this.tracker, consume,
           })
         : new PollingIntake({
-            botId: config.id, bot, store: shared.store, admission: shared.admission, logger: this.log,
+            botId: config.id, getUpdates: this.createGetUpdates(), store: shared.store, admission: shared.admission, logger: this.log,
             polling: shared.polling, allowedUpdates: config.allowed_updates,
             replay: journal.pending, watermark: journal.watermark, consume,
             onHealth: (healthy, reason) => this.onHealth(healthy, reason),
@@ -141,6 +142,21 @@ export class BotRunner {
       fetch: this.shared.transport.fetch as never,
       timeoutSeconds: this.shared.polling.timeout + 30,
     };
+  }
+
+  private createGetUpdates(): GetUpdates {
+    const { metrics, apiRoot, transport, polling } = this.shared;
+    const bot = this.config.id;
+    return createGetUpdates({
+      apiRoot,
+      token: this.config.token,
+      fetch: transport.fetch,
+      timeoutMs: (polling.timeout + 30) * 1000,
+      observe: (outcome) => {
+        metrics.apiCalls.inc({ bot, method: "getUpdates" });
+        if (outcome !== "ok") metrics.apiErrors.inc({ bot, method: "getUpdates", code: outcome });
+      },
+    });
   }
 
   private createBot(info: Bot["botInfo"]): Bot<HostContext> {

@@ -1,12 +1,10 @@
-import type { Bot } from "grammy";
 import type { Update } from "grammy/types";
 import { createConcurrentSink, createRunner, createSource, type RunnerHandle } from "@grammyjs/runner";
 import type { Logger } from "../logging/logger.js";
-import type { HostContext } from "../bots/context.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { Admission } from "./admission.js";
 import { PollingSupplier } from "./polling-supplier.js";
-import { toGrammySignal } from "./signal.js";
+import type { GetUpdates } from "./get-updates.js";
 
 /** How a bot receives updates: long polling ({@link PollingIntake}) or webhooks (`WebhookIntake`). */
 export interface Intake {
@@ -23,7 +21,7 @@ export interface Intake {
 /** Options of {@link PollingIntake}. */
 export interface PollingIntakeOptions {
   botId: string;
-  bot: Bot<HostContext>;
+  getUpdates: GetUpdates;
   store: StateStore;
   admission: Admission;
   logger: Logger;
@@ -49,7 +47,7 @@ export class PollingIntake implements Intake {
   constructor(private readonly o: PollingIntakeOptions) {
     this.supplier = new PollingSupplier({
       botId: o.botId,
-      api: o.bot.api,
+      getUpdates: o.getUpdates,
       store: o.store,
       admission: o.admission,
       logger: o.logger,
@@ -86,7 +84,7 @@ export class PollingIntake implements Intake {
     const offset = await this.supplier.confirmableOffset();
     if (offset === undefined) return undefined;
     try {
-      await this.o.bot.api.getUpdates({ offset, limit: 1, timeout: 0 }, toGrammySignal(AbortSignal.timeout(5_000)));
+      await this.o.getUpdates({ offset, limit: 1, timeout: 0 }, AbortSignal.timeout(5_000));
       return offset;
     } catch (err) {
       this.o.logger.warn({ err, offset }, "could not confirm the offset; the journal filters the redelivery");

@@ -1,4 +1,4 @@
-import { GrammyError, HttpError, type Api } from "grammy";
+import { GrammyError, HttpError } from "grammy";
 import type { Update } from "grammy/types";
 import type { UpdateSupplier } from "@grammyjs/runner";
 import { BotHostError, ErrorCodes } from "../errors.js";
@@ -6,7 +6,7 @@ import type { Logger } from "../logging/logger.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { Admission } from "./admission.js";
 import { backoffDelay, sleep } from "./backoff.js";
-import { toGrammySignal } from "./signal.js";
+import type { GetUpdates } from "./get-updates.js";
 
 type RunnerSignal = Parameters<UpdateSupplier<Update>["supply"]>[1];
 
@@ -23,7 +23,7 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 /** Options of {@link PollingSupplier}. */
 export interface PollingSupplierOptions {
   botId: string;
-  api: Api;
+  getUpdates: GetUpdates;
   store: StateStore;
   admission: Admission;
   logger: Logger;
@@ -120,14 +120,9 @@ export class PollingSupplier implements UpdateSupplier<Update> {
   private async fetch(limit: number, signal: AbortSignal): Promise<Update[]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const updates = await this.o.api.getUpdates(
-          {
-            offset: this.offset,
-            limit,
-            timeout: this.o.timeout,
-            allowed_updates: this.o.allowedUpdates as never,
-          },
-          toGrammySignal(signal),
+        const updates = await this.o.getUpdates(
+          { offset: this.offset, limit, timeout: this.o.timeout, allowed_updates: this.o.allowedUpdates },
+          signal,
         );
         if (attempt > 0) this.log.info({ attempts: attempt + 1 }, "polling recovered");
         this.o.onHealth?.(true);

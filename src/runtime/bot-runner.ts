@@ -14,8 +14,8 @@ import { backoffDelay, sleep } from "./backoff.js";
 import { InFlightTracker } from "./in-flight.js";
 import { PollingIntake, type Intake } from "./polling-intake.js";
 import { createGetUpdates, type GetUpdates } from "./get-updates.js";
-import { createRetryTransformer } from "../transport/retry.js";
-import { createThrottle, type Throttle, type ThrottleLimits } from "../transport/throttle.js";
+import type { Throttle, ThrottleLimits } from "../transport/throttle.js";
+import { installApiTransformers } from "./api-transformers.js";
 import type Bottleneck from "bottleneck";
 import { WebhookIntake, type WebhookOutcome } from "./webhook-intake.js";
 
@@ -162,52 +162,8 @@ export class BotRunner {
   private createBot(info: Bot["botInfo"]): Bot<HostContext> {
     const { config, shared } = this;
     const bot = new Bot<HostContext>(config.token, { ContextConstructor: HostContext, client: this.clientOptions(), botInfo: info });
-    const labels = { bot: config.id };
-    // Innermost first: metrics see every attempt, the flood-wait gate holds each attempt at the wire, the
-    // throttle paces every attempt, and retries wrap them all.
-    bot.api.config.use((prev, method, payload, signal) => {
-      shared.metrics.apiCalls.inc({ bot: config.id, method });
-      return prev(method, payload, signal).then(
-        (res) => {
-          if (!res.ok) shared.metrics.apiErrors.inc({ bot: config.id, method, code: String(res.error_code) });
-          return res;
-        },
-        (err: unknown) => {
-          shared.metrics.apiErrors.inc({ bot: config.id, method, code: "network" });
-          throw err;
-        },
-      );
-    });
-    const { outgoing, retry, cluster } = shared.limits;
-    const retrying =
-      retry.maxAttempts > 0
-        ? createRetryTransformer({
-            ...retry,
-            onRetry: ({ method, reason, waitMs, attempt }) => {
-              shared.metrics.apiRetries.inc({ ...labels, method, reason });
-              shared.metrics.apiRetryWait.inc({ ...labels, method }, waitMs / 1000);
-              this.log.warn({ method, reason, wait_ms: waitMs, attempt }, `Bot API ${method} answered ${reason}; retrying`);
-            },
-            onGiveUp: ({ method, reason, attempts }) =>
-              this.log.error({ method, reason, attempts }, `Bot API ${method} still failing (${reason}) after ${attempts} attempts; giving up on this call`),
-          })
-        : undefined;
-    if (retrying !== undefined) bot.api.config.use(retrying.gate);
-    if (outgoing !== undefined) {
-      void this.throttle?.stop();
-      this.throttle = createThrottle({
-        ...outgoing,
-        cluster: cluster && { connection: cluster.connection, id: `${cluster.idPrefix}${config.id}` },
-        onWait: (method, waitMs) => {
-          if (waitMs <= 0) return;
-          shared.metrics.throttledCalls.inc({ ...labels, method });
-          shared.metrics.throttleWait.inc({ ...labels, method }, waitMs / 1000);
-          this.log.debug({ method, wait_ms: waitMs }, "outgoing call waited for the rate limit");
-        },
-      });
-      bot.api.config.use(this.throttle.transformer);
-    }
-    if (retrying !== undefined) bot.api.config.use(retrying.retry);
+    void this.throttle?.stop();
+    this.throttle = installApiTransformers(bot.api, { botId: config.id, metrics: shared.metrics, log: this.log, ...shared.limits });
     const log = this.log;
     const remember = config.mode === "webhook";
     bot.use((ctx, next) => {

@@ -25,19 +25,19 @@ export interface RedisStateStoreOptions {
 const SCRIPTS = {
   // KEYS: done set, journal. ARGV: update id, update JSON. Handle an update only if it was not finished
   // recently (done set) and is not in flight (journal hash).
-  bhClaim: `
+  bhClaim: { keys: 2, lua: `
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
-`,
+` },
   // KEYS: journal, watermark. ARGV: watermark TTL (s), last update id, then id/JSON pairs.
-  bhAppend: `
+  bhAppend: { keys: 2, lua: `
 redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 return 1
-`,
+` },
   // KEYS: journal, session, done set. ARGV: update id, session op ('set' | 'del' | ''), session JSON,
   // session TTL (s, 0 = none), '1' to remember the id in the done set, how many ids the done set keeps.
-  bhComplete: `
+  bhComplete: { keys: 3, lua: `
 if ARGV[2] == 'set' then
   if ARGV[4] == '0' then redis.call('SET', KEYS[2], ARGV[3]) else redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
 elseif ARGV[2] == 'del' then
@@ -49,7 +49,7 @@ if ARGV[5] == '1' then
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
-`,
+` },
 } as const;
 
 type ScriptArg = string | number;
@@ -83,7 +83,7 @@ export class RedisStateStore implements StateStore {
       maxRetriesPerRequest: null,
       retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),
     }) as ScriptedRedis;
-    for (const [name, lua] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: name === "bhComplete" ? 3 : 2, lua });
+    for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: keys, lua });
     this.redis.on("error", (err: Error) => {
       if (!this.connectedOnce || this.lostLogged) return;
       this.lostLogged = true;

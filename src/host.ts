@@ -67,8 +67,8 @@ const SPARE_SOCKETS = 64;
  * readiness stays false until the bots are up) -> app and shared pipeline -> bots (in parallel, bounded).
  *
  * Stop order: (1) stop intake on every bot (readiness false, webhook requests get 503), (2) drain what was
- * received, (3) confirm offsets, (4) close the HTTP server, then the state store (Redis QUIT, after the last
- * handler), (5) close the shared transport.
+ * received, (3) confirm offsets, (4) close the HTTP server and the shared transport, (5) close the state
+ * store last (Redis QUIT, after the last write).
  */
 export class Host {
   /** The running bots by id. */
@@ -299,13 +299,16 @@ export class Host {
 
     s = await timed(async () => {
       await Promise.all(runners.map((r) => r.markStopped()));
-      await this.throttleConnection?.disconnect();
       await this.http?.stop();
+      await this.transport?.stop();
+    });
+    step(4, "closed the HTTP server and the shared HTTP agent", { ms: s.ms });
+
+    // State goes last: everything above may still write to it (throttle counters, journal commits).
+    s = await timed(async () => {
+      await this.throttleConnection?.disconnect();
       await this.store?.stop();
     });
-    step(4, "closed the HTTP server, then state", { ms: s.ms, store: this.store?.name ?? "none" });
-
-    s = await timed(async () => this.transport?.stop());
-    step(5, "closed the shared HTTP agent", { ms: s.ms });
+    step(5, "closed state", { ms: s.ms, store: this.store?.name ?? "none" });
   }
 }

@@ -88,7 +88,8 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     const order = p.lines.filter((l) => typeof l.step === "number").map((l) => [l.step, l.msg]);
     expect(order.map(([s]) => s)).toEqual([1, 2, 3, 4, 5]);
     expect(order[1]![1]).toContain("drained");
-    expect(order[3]![1]).toContain("closed the HTTP server, then state");
+    expect(order[3]![1]).toContain("closed the HTTP server and the shared HTTP agent");
+    expect(order[4]![1]).toContain("closed state");
   });
 
   it("a second SIGINT during a hanging drain exits 130 at once, names the cut updates, and the restart handles them", async () => {

@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, ratio, ROOT, runMain, table, target, writeHostConfig } from "./lib/common.mjs";
+import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, median, ratio, ROOT, runMain, table, target, writeHostConfig } from "./lib/common.mjs";
 import { addBots, startFake, startRedis, textUpdate, until, waitAllPolling } from "./lib/env.mjs";
 import { spawnSide } from "./lib/side.mjs";
 
@@ -34,11 +34,10 @@ runMain(async () => {
     await env.fake.stop();
     await redis.stop();
   }
-  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   const rows = [["metric (median of runs; max in brackets)", "baseline", "host", "host/baseline"]];
   const row = (name, k) => {
     const [b, h] = [runs.baseline.map((x) => x[k]), runs.host.map((x) => x[k])];
-    rows.push([name, `${fmt(med(b), 0)} (${fmt(Math.max(...b), 0)})`, `${fmt(med(h), 0)} (${fmt(Math.max(...h), 0)})`, ratio(med(h), med(b))]);
+    rows.push([name, `${fmt(median(b), 0)} (${fmt(Math.max(...b), 0)})`, `${fmt(median(h), 0)} (${fmt(Math.max(...h), 0)})`, ratio(median(h), median(b))]);
   };
   row("SIGTERM -> process exit (ms)", "exitMs");
   row("SIGTERM -> last handler's reply (ms)", "lastMs");
@@ -46,7 +45,7 @@ runMain(async () => {
   rows.push(["replies after SIGTERM / exit code", runs.baseline.map((x) => `${x.finished}/${x.code}`).join(" "), runs.host.map((x) => `${x.finished}/${x.code}`).join(" "), "-"]);
   table(`drain with ${N} updates in flight (longest handler ${MAX_MS} ms)`, rows);
   const worst = Math.max(...runs.host.map((x) => x.exitMs));
-  target(`drain <= longest handler (${MAX_MS} ms) + 250 ms`, worst <= MAX_MS + 250, `host worst ${fmt(worst, 0)} ms, median ${fmt(med(runs.host.map((x) => x.exitMs)), 0)} ms; baseline median ${fmt(med(runs.baseline.map((x) => x.exitMs)), 0)} ms`);
+  target(`drain <= longest handler (${MAX_MS} ms) + 250 ms`, worst <= MAX_MS + 250, `host worst ${fmt(worst, 0)} ms, median ${fmt(median(runs.host.map((x) => x.exitMs)), 0)} ms; baseline median ${fmt(median(runs.baseline.map((x) => x.exitMs)), 0)} ms`);
   if (runs.host.some((x) => x.steps)) process.stdout.write(`host shutdown steps (last run): ${runs.host.at(-1).steps}\n`);
 });
 

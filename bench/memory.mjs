@@ -4,7 +4,7 @@
 // Each (side, N) runs in a fresh child started with --expose-gc; once every bot has a long poll pending at the
 // fake, the child settles, collects garbage (3x) and is sampled 3 times 250 ms apart (median). RSS after start
 // keeps some of the start's high-water mark, so each point is the median of REPEATS fresh children.
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, MB, ratio, runMain, sleep, table, target, writeHostConfig } from "./lib/common.mjs";
+import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, MB, median, ratio, runMain, sleep, table, target, writeHostConfig } from "./lib/common.mjs";
 import { addBots, startFake, startRedis, waitAllPolling } from "./lib/env.mjs";
 import { spawnSide } from "./lib/side.mjs";
 
@@ -12,7 +12,6 @@ const { quick } = flags();
 const COUNTS = [10, 100, 1000];
 const SETTLE_MS = quick ? 1_000 : 3_000;
 const REPEATS = quick ? 1 : 3;
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 runMain(async () => {
   header(`memory: ${COUNTS.join(", ")} idle polling bots (long-poll timeout 30 s), median of ${REPEATS} run(s) per point`, quick);
@@ -39,7 +38,7 @@ runMain(async () => {
             samples.push(await w.stats({ gc: true }));
             await sleep(250);
           }
-          const med = (k) => samples.map((s) => s[k]).sort((a, b) => a - b)[1];
+          const med = (k) => median(samples.map((s) => s[k]));
           const point = (results[side][n] ??= { rss: [], heap: [] });
           point.rss.push(med("rss"));
           point.heap.push(med("heapUsed"));

@@ -4,7 +4,7 @@
 // Measured in the child: host = `host.start()` until it resolves ("all bots are up"); baseline = run() for
 // every bot until every bot.init() (getMe) resolved. Measured at the fake, from the moment the parent sent
 // "start": until every bot has a getUpdates call (the same yardstick for both sides).
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, ratio, runMain, table, target, writeHostConfig } from "./lib/common.mjs";
+import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, median, ratio, runMain, table, target, writeHostConfig } from "./lib/common.mjs";
 import { addBots, startFake, startRedis, until } from "./lib/env.mjs";
 import { spawnSide } from "./lib/side.mjs";
 
@@ -30,8 +30,7 @@ runMain(async () => {
     await env.fake.stop();
     await redis.stop();
   }
-  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  const m = (k, key) => med(runs[k].map((x) => x[key]));
+  const m = (k, key) => median(runs[k].map((x) => x[key]));
   const rows = [["metric (median)", "baseline", "host cold", "host warm", "cold/baseline", "warm/baseline"]];
   const row = (name, key, d = 0) => rows.push([name, fmt(m("baseline", key), d), fmt(m("cold", key), d), fmt(m("warm", key), d), ratio(m("cold", key), m("baseline", key)), ratio(m("warm", key), m("baseline", key))]);
   row("start() / all init() resolved, in the child (ms)", "childMs");

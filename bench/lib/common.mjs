@@ -30,6 +30,9 @@ export function quantile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
+/** The middle value of a numeric array (the upper one of the two middles for an even length). */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 /** Prints a table: `rows` are arrays of cells, the first row is the header. */
 export function table(title, rows) {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => String(r[c] ?? "").length)));

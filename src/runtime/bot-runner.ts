@@ -136,22 +136,27 @@ export class BotRunner {
     this.log.info({ username: info.username, mode: config.mode, replayed: journal.pending.length, botinfo_cached: cached }, "bot started");
   }
 
+  /** How long any Bot API call may take: a long poll plus a margin. */
+  private get callTimeoutSeconds(): number {
+    return this.shared.polling.timeout + 30;
+  }
+
   private clientOptions(): ApiClientOptions {
     return {
       apiRoot: this.shared.apiRoot,
       fetch: this.shared.transport.fetch as never,
-      timeoutSeconds: this.shared.polling.timeout + 30,
+      timeoutSeconds: this.callTimeoutSeconds,
     };
   }
 
   private createGetUpdates(): GetUpdates {
-    const { metrics, apiRoot, transport, polling } = this.shared;
+    const { metrics, apiRoot, transport } = this.shared;
     const bot = this.config.id;
     return createGetUpdates({
       apiRoot,
       token: this.config.token,
       fetch: transport.fetch,
-      timeoutMs: (polling.timeout + 30) * 1000,
+      timeoutMs: this.callTimeoutSeconds * 1000,
       observe: (outcome) => {
         metrics.apiCalls.inc({ bot, method: "getUpdates" });
         if (outcome !== "ok") metrics.apiErrors.inc({ bot, method: "getUpdates", code: outcome });

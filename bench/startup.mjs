@@ -1,19 +1,24 @@
-// Startup: 1,000 bots from cold (empty Redis: getMe + deleteWebhook for each) and with the botInfo cache warm
-// (a second start on the same Redis prefix and tokens), against 1,000 plain grammY bots under run() (getMe each).
-//   node bench/startup.mjs [--quick] [--profile]
+// Startup: first the CLI's own start (`bot-host --version`, `--help`, `check` against bare `node -e 0`, see
+// bench/lib/cli-startup.mjs), then 1,000 bots from cold (empty Redis: getMe + deleteWebhook for each) and with
+// the botInfo cache warm (a second start on the same Redis prefix and tokens), against 1,000 plain grammY bots
+// under run() (getMe each).
+//   node bench/startup.mjs [--quick] [--profile] [--cli (the CLI part only)]
 // Measured in the child: host = `host.start()` until it resolves ("all bots are up"); baseline = run() for
 // every bot until every bot.init() (getMe) resolved. Measured at the fake, from the moment the parent sent
 // "start": until every bot has a getUpdates call (the same yardstick for both sides).
 import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, median, ratio, runMain, table, target, writeHostConfig } from "./lib/common.mjs";
 import { addBots, startFake, startRedis, until } from "./lib/env.mjs";
 import { spawnSide } from "./lib/side.mjs";
+import { measureCli } from "./lib/cli-startup.mjs";
 
 const { quick, profile } = flags();
 const BOTS = quick ? 300 : 1000;
 const REPEATS = quick ? 1 : 3;
 
 runMain(async () => {
-  header(`startup: ${BOTS} bots, cold and warm botInfo cache, ${REPEATS} run(s) each`, quick);
+  header(`startup: the CLI, then ${BOTS} bots, cold and warm botInfo cache, ${REPEATS} run(s) each`, quick);
+  measureCli(quick ? 5 : 21);
+  if (process.argv.includes("--cli")) return;
   const redis = await startRedis();
   const env = await startFake();
   const runs = { baseline: [], cold: [], warm: [] };

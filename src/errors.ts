@@ -21,6 +21,12 @@ export const ErrorCodes = {
   NO_BOT_STARTED: "BOT_HOST_NO_BOT_STARTED",
   /** The drain after a stop signal did not finish within `shutdown.drain_timeout`. */
   DRAIN_TIMEOUT: "BOT_HOST_DRAIN_TIMEOUT",
+  /** A step of the ordered shutdown failed (the later steps still ran); the process exits 1. */
+  SHUTDOWN_FAILED: "BOT_HOST_SHUTDOWN_FAILED",
+  /** Redis did not close cleanly (QUIT unanswered or refused); the connection was dropped. */
+  REDIS_CLOSE_FAILED: "BOT_HOST_REDIS_CLOSE_FAILED",
+  /** A Bot API call still waiting for its turn under the rate limits when its bot stopped; it was not sent. */
+  CALL_NOT_SENT: "BOT_HOST_CALL_NOT_SENT",
   /** Wrong command-line usage. */
   USAGE: "BOT_HOST_USAGE",
 } as const;

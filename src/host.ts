@@ -3,7 +3,7 @@ import type { Config } from "./config/index.js";
 import { redactUrl } from "./config/token.js";
 import type { Logger } from "./logging/logger.js";
 import { loadApp } from "./bots/app-loader.js";
-import { createPipeline } from "./bots/pipeline.js";
+import { createPipeline, floodLimitOf } from "./bots/pipeline.js";
 import { createKeys } from "./storage/keys.js";
 import { MemoryStateStore } from "./storage/memory-state-store.js";
 import { RedisStateStore } from "./storage/redis-state-store.js";
@@ -11,15 +11,14 @@ import type { StateStore } from "./storage/state-store.js";
 import { createSharedTransport, type SharedTransport } from "./transport/shared-transport.js";
 import { Admission } from "./runtime/admission.js";
 import { BotRegistry } from "./bots/registry.js";
+import type { BotStop } from "./runtime/bot-runner.js";
 import { ConfigWatcher } from "./lifecycle/config-watcher.js";
 import { reloadBots, type ReloadReport } from "./lifecycle/reload.js";
-import { timed } from "./lifecycle/component.js";
 import { HostMetrics } from "./http/metrics.js";
 import { HttpServer, type Readiness } from "./http/server.js";
 import { createWebhookHandler } from "./http/webhook-handler.js";
 import { webhookSecretFor } from "./http/webhook-secret.js";
-import type Bottleneck from "bottleneck";
-import { createApiLimits, createFloodLimit } from "./transport/limits.js";
+import { createApiLimits } from "./transport/limits.js";
 
 /** What `start()` reports: which enabled bots run and which do not (and why). */
 export interface StartReport {
@@ -44,6 +43,13 @@ export class DrainTimeoutError extends BotHostError {
   }
 }
 
+/** Raised by `stop()` when a shutdown step failed; the steps after it still ran. */
+export class ShutdownFailedError extends BotHostError {
+  constructor(readonly steps: readonly string[]) {
+    super(ErrorCodes.SHUTDOWN_FAILED, `shutdown step(s) failed: ${steps.join(", ")}; see the log lines above for the cause`);
+  }
+}
+
 /** Tuning knobs that are not part of bots.yaml. */
 export interface HostOptions {
   /** The config file: enables reloads (SIGHUP, `bot-host reload`, and a file watch unless `watchConfig` is false). */
@@ -58,6 +64,7 @@ export interface HostOptions {
 }
 
 const START_TIMEOUT_MS = 10_000;
+const STOPPED = Symbol("stopped");
 const SPARE_SOCKETS = 64;
 
 /**
@@ -76,13 +83,15 @@ export class Host {
   private readonly log: Logger;
   private store: StateStore | undefined;
   private http: HttpServer | undefined;
-  private throttleConnection: Bottleneck.IORedisConnection | undefined;
   /** The host's Prometheus metrics. */
   readonly metrics: HostMetrics;
   private transport: SharedTransport | undefined;
   private starting: Promise<StartReport> | undefined;
   private stopping: Promise<void> | undefined;
   private stopRequested = false;
+  /** Settles when a stop begins: a start waiting on something slow (Redis, the app module) gives up. */
+  private readonly stopBegan: Promise<typeof STOPPED>;
+  private beginStop!: () => void;
   private reloading: Promise<unknown> = Promise.resolve();
   private watcher: ConfigWatcher | undefined;
   private current: Config;
@@ -95,11 +104,12 @@ export class Host {
     private readonly options: HostOptions = {},
   ) {
     this.current = config;
+    this.stopBegan = new Promise((resolve) => (this.beginStop = () => resolve(STOPPED)));
     this.log = logger.child({ component: "host" });
     this.rootLogger = logger;
     this.metrics = new HostMetrics({
       bots: () => (this.runners?.all() ?? []).map((r) => ({ id: r.id, up: r.state === "running", inFlight: r.tracker.size })),
-      redisStatus: () => (this.store instanceof RedisStateStore ? this.store.status : undefined),
+      redisStatus: () => (this.store?.durable === true ? (this.store.health().ok ? "ready" : "not answering") : undefined),
     });
   }
 
@@ -113,15 +123,17 @@ export class Host {
     return this.http?.address;
   }
 
-  /** `/readyz`: ready when every enabled bot runs and no stop began. */
+  /** `/readyz`: ready when every enabled bot runs, the state store takes writes, and no stop began. */
   readiness(): Readiness {
     const bots: Readiness["bots"] = {};
-    let allRunning = true;
+    let allRunning = this.runners !== undefined;
     for (const r of this.runners?.all() ?? []) {
       bots[r.id] = r.reason === undefined ? { state: r.state } : { state: r.state, reason: r.reason };
       if (r.state !== "running") allRunning = false;
     }
-    return { ready: allRunning && this.starting !== undefined && !this.stopRequested, draining: this.stopRequested, bots };
+    const health = this.store?.health() ?? { ok: false, reason: "not started" };
+    const store = { name: this.store?.name ?? "none", ...health };
+    return { ready: allRunning && health.ok && !this.stopRequested, draining: this.stopRequested, store, bots };
   }
 
   /** True once a stop began: readiness is false from then on. */
@@ -150,7 +162,7 @@ export class Host {
         logger: this.rootLogger,
       });
     }
-    await this.store.start();
+    if ((await this.unlessStopped(this.store.start())) === STOPPED) return this.report(enabled.length);
     if (config.redis !== undefined) this.log.info({ url: redactUrl(config.redis.url) }, "connected to Redis");
     const polling = enabled.filter((b) => b.mode === "polling").length;
     const connections = config.http.max_sockets > 0 ? config.http.max_sockets : polling + SPARE_SOCKETS;
@@ -162,20 +174,26 @@ export class Host {
       metrics: this.metrics,
       readiness: () => this.readiness(),
       webhookPrefix: config.webhook.path_prefix,
+      draining: () => this.stopRequested,
       reload: () => this.reload("http"),
       webhook: createWebhookHandler({
         lookup: (id) => {
-          const r = this.runners.get(id);
+          const r = this.runners?.get(id);
           return r?.config.mode === "webhook" ? r : undefined;
         },
         draining: () => this.stopRequested,
+        // Until the bots exist a request cannot be routed: 503, and Telegram delivers it again.
+        routable: () => this.runners !== undefined,
         logger: this.rootLogger,
       }),
     });
     await this.http?.start();
-    const app = await loadApp(config.app);
-    const apiLimits = createApiLimits(config, prefix);
-    this.throttleConnection = apiLimits.connection;
+    const app = await this.unlessStopped(loadApp(config.app));
+    if (app === STOPPED) return this.report(enabled.length);
+    const keys = createKeys(prefix);
+    const { outgoing, incoming } = config.limits;
+    const throttleRedis = outgoing.enabled ? this.store.connection("throttle") : undefined;
+    const limits = createApiLimits(config, throttleRedis && { redis: throttleRedis, key: (bot) => keys.throttle(bot) });
     const shared = {
       apiRoot: config.api_root,
       transport: this.transport,
@@ -184,8 +202,8 @@ export class Host {
       pipeline: createPipeline(
         app,
         this.store,
-        createKeys(prefix),
-        createFloodLimit(config, prefix, this.store instanceof RedisStateStore ? this.store.client : undefined, this.metrics),
+        keys,
+        floodLimitOf(incoming, incoming.enabled ? this.store.connection("flood") : undefined, (bot) => this.metrics.floodLimited.inc({ bot })),
       ),
       appConfig: config.app_config,
       polling: config.polling,
@@ -197,7 +215,7 @@ export class Host {
       },
       metrics: this.metrics,
       ...(this.options.onHandled === undefined ? {} : { onHandled: this.options.onHandled }),
-      limits: apiLimits.limits,
+      limits,
       startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
     };
     this.runners = new BotRegistry(shared, this.rootLogger, (bot) => webhookSecretFor(bot, config.webhook.secret));
@@ -217,10 +235,19 @@ export class Host {
     return report;
   }
 
+  /** `step`, unless a stop begins first; a step given up on is left to settle on its own. */
+  private unlessStopped<T>(step: Promise<T>): Promise<T | typeof STOPPED> {
+    if (this.stopRequested) {
+      step.catch(() => undefined);
+      return Promise.resolve(STOPPED);
+    }
+    return Promise.race([step, this.stopBegan]);
+  }
+
   private report(enabled: number): StartReport {
     const running: string[] = [];
     const notRunning: Array<{ bot: string; state: string; reason: string | undefined }> = [];
-    for (const r of this.runners.all()) {
+    for (const r of this.runners?.all() ?? []) {
       if (r.state === "running") running.push(r.id);
       else notRunning.push({ bot: r.id, state: r.state, reason: r.reason });
     }
@@ -274,41 +301,53 @@ export class Host {
 
   private async doStop(drainTimeoutMs: number): Promise<void> {
     this.stopRequested = true;
-    await this.watcher?.stop();
-    const runners = this.runners?.all() ?? [];
-    const step = (n: number, name: string, fields: Record<string, unknown>): void =>
-      this.log.info({ step: n, ...fields }, `shutdown step ${n}/5: ${name}`);
+    this.beginStop();
+    const failed: string[] = [];
+    const step = async (n: number, doing: string, done: string, run: () => Promise<Record<string, unknown>>): Promise<void> => {
+      const t0 = performance.now();
+      try {
+        const fields = await run();
+        this.log.info({ step: n, ms: Math.round(performance.now() - t0), ...fields }, `shutdown step ${n}/5: ${done}`);
+      } catch (err) {
+        failed.push(`${n}/5 ${doing}`);
+        this.log.error({ step: n, ms: Math.round(performance.now() - t0), err, failed: true }, `shutdown step ${n}/5 failed: ${doing}`);
+      }
+    };
 
-    let s = await timed(async () => runners.forEach((r) => r.stopIntake()));
-    step(1, "stopped intake", { ms: s.ms, bots: runners.length, in_flight: this.cutReport().total });
-    // A start still in progress settles quickly once intake is stopped (its signal is aborted).
-    await this.starting?.catch(() => undefined);
+    let stops: BotStop[] = [];
+    await step(1, "stop intake", "stopped intake", async () => {
+      const stopAll = (): BotStop[] => (this.runners?.all() ?? []).map((r) => r.stop(drainTimeoutMs));
+      stops = stopAll();
+      // A start still in progress settles quickly once intake is stopped (its signal is aborted); bots it
+      // created meanwhile are stopped too (a stop is idempotent).
+      await this.starting?.catch(() => undefined);
+      stops = stopAll();
+      await this.watcher?.stop();
+      return { bots: stops.length, in_flight: this.cutReport().total };
+    });
 
     const inFlight = this.cutReport().total;
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), drainTimeoutMs);
+    const t0 = performance.now();
+    const complete = (await Promise.all(stops.map((s) => s.drained))).every(Boolean);
+    if (!complete) {
+      const cut = this.cutReport();
+      await Promise.all(stops.map((s) => s.done));
+      throw new DrainTimeoutError(cut, drainTimeoutMs / 1000);
+    }
+    this.log.info({ step: 2, ms: Math.round(performance.now() - t0), updates: inFlight }, "shutdown step 2/5: drained");
+
+    await step(3, "confirm offsets", "confirmed offsets", async () => ({
+      bots: (await Promise.all(stops.map((s) => s.done))).filter((r) => r.offset !== undefined).length,
+    }));
+    await step(4, "close the HTTP server and the shared HTTP agent", "closed the HTTP server and the shared HTTP agent", async () => {
+      await Promise.all([this.http?.stop(), this.transport?.stop()]);
+      return {};
     });
-    const drained = await timed(() => Promise.race([Promise.all(runners.map((r) => r.drain())).then(() => "ok" as const), deadline]));
-    clearTimeout(timer);
-    if (drained.value === "timeout") throw new DrainTimeoutError(this.cutReport(), drainTimeoutMs / 1000);
-    step(2, "drained", { ms: drained.ms, updates: inFlight });
-
-    const confirmed = await timed(async () => (await Promise.all(runners.map((r) => r.confirmOffset()))).filter((o) => o !== undefined).length);
-    step(3, "confirmed offsets", { ms: confirmed.ms, bots: confirmed.value });
-
-    s = await timed(async () => {
-      await Promise.all(runners.map((r) => r.markStopped()));
-      await this.http?.stop();
-      await this.transport?.stop();
-    });
-    step(4, "closed the HTTP server and the shared HTTP agent", { ms: s.ms });
-
     // State goes last: everything above may still write to it (throttle counters, journal commits).
-    s = await timed(async () => {
-      await this.throttleConnection?.disconnect();
+    await step(5, "close state", "closed state", async () => {
       await this.store?.stop();
+      return { store: this.store?.name ?? "none" };
     });
-    step(5, "closed state", { ms: s.ms, store: this.store?.name ?? "none" });
+    if (failed.length > 0) throw new ShutdownFailedError(failed);
   }
 }

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { PROFILE_DIR, ROOT } from "./common.mjs";
 
 const WORKER = join(ROOT, "bench/lib/worker.mjs");
+const CLI = join(ROOT, "dist/src/cli/main.js");
+const CLI_PROBE = join(ROOT, "bench/lib/cli-probe.mjs");
 
 /**
  * Forks a worker. `profile` names a .cpuprofile written to bench/profiles/ when the child exits;
@@ -53,6 +55,61 @@ export function spawnSide(side, { profile, exposeGc = false } = {}) {
       if (child.exitCode !== null || child.signalCode !== null) return exited;
       const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
       await request({ type: "stop" }).catch(() => undefined);
+      const r = await exited;
+      clearTimeout(timer);
+      return r;
+    },
+  };
+}
+
+/**
+ * Runs the real CLI, `bot-host start --config <configPath>`, as production does (JSON logs at info, dropped
+ * here), with bench/lib/cli-probe.mjs preloaded to answer stats(). start() resolves once the host logged that
+ * its bots are up; stop() sends SIGTERM (the coordinator's ordered stop) and waits for the exit.
+ */
+export function spawnCli(configPath, { exposeGc = false } = {}) {
+  const extra = process.env.BENCH_HOST_NODE_OPTIONS ? process.env.BENCH_HOST_NODE_OPTIONS.split(" ") : [];
+  const execArgv = [...extra, "--import", CLI_PROBE, ...(exposeGc ? ["--expose-gc"] : [])];
+  const child = fork(CLI, ["start", "--config", configPath], { execArgv, stdio: ["ignore", "pipe", "inherit", "ipc"] });
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const gone = exited.then(({ code, signal }) => Promise.reject(new Error(`bot-host start exited (${code ?? signal})`)));
+  gone.catch(() => undefined);
+  let markUp;
+  const up = new Promise((resolve) => (markUp = resolve));
+  let partial = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (chunk) => {
+    const lines = (partial + chunk).split("\n");
+    partial = lines.pop() ?? "";
+    if (lines.some((l) => /"msg":"(all bots are up|\d+ of \d+ bots are up)"/.test(l))) markUp();
+  });
+  const pending = new Map();
+  let nextId = 1;
+  child.on("message", (msg) => {
+    pending.get(msg.id)?.(msg);
+    pending.delete(msg.id);
+  });
+  return {
+    side: "host",
+    child,
+    exited,
+    /** Resolves once the host logged that its bots are up. */
+    start: () => Promise.race([up, gone]),
+    /** { rss, heapUsed, heapTotal, external } of the CLI process; `gc` collects first (needs exposeGc). */
+    stats: (opts = {}) =>
+      Promise.race([
+        new Promise((resolve) => {
+          const id = nextId++;
+          pending.set(id, resolve);
+          child.send({ type: "stats", ...opts, id });
+        }),
+        gone,
+      ]),
+    /** SIGTERM, then waits for the exit (SIGKILL after `timeoutMs`). */
+    async stop(timeoutMs = 60_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return exited;
+      const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+      child.kill("SIGTERM");
       const r = await exited;
       clearTimeout(timer);
       return r;

@@ -10,6 +10,7 @@
 import { pathToFileURL } from "node:url";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { spaces } from "./heap-spaces.mjs";
 
 // BENCH_HEAP_PROFILE=<file>: sample every allocation site, garbage included (where GC time comes from);
 // written at "stop" to <file>-<side>.heapprofile. Summarize with bench/lib/profile-summary.mjs <file>.heapprofile.
@@ -111,7 +112,7 @@ process.on("message", async (msg) => {
       const elu = performance.eventLoopUtilization();
       send({
         type: "stats", id: msg.id, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, cpuUser: cpu.user, cpuSystem: cpu.system,
-        peakRss: Math.max(peakRss, m.rss), peakAtMs: peakAt - startedAt, eluIdle: elu.idle, eluActive: elu.active,
+        peakRss: Math.max(peakRss, m.rss), peakAtMs: peakAt - startedAt, eluIdle: elu.idle, eluActive: elu.active, spaces: spaces(),
       });
       if (msg.resetPeak) peakRss = 0;
     } else if (msg.type === "stop") {

@@ -3,7 +3,7 @@ import { GrammyError, type Api } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { telegramBotIdOf } from "../config/token.js";
-import { backoffDelay, sleep } from "../runtime/backoff.js";
+import { backoffDelay, sleep } from "../transport/backoff.js";
 import { toGrammySignal } from "../runtime/signal.js";
 import type { StateStore } from "../storage/state-store.js";
 

@@ -1,6 +1,7 @@
 import { Composer, session, type Middleware, type StorageAdapter } from "grammy";
 import { sequentialize } from "@grammyjs/runner";
 import { limit } from "@grammyjs/ratelimiter";
+import type { Config } from "../config/index.js";
 import type { KeyBuilder } from "../storage/keys.js";
 import type { SessionWrite, StateStore } from "../storage/state-store.js";
 import { chatKeyOf, type HostContext, type SessionData } from "./context.js";
@@ -44,13 +45,22 @@ export interface FloodCounterStore {
   pexpire(key: string, milliseconds: number): Promise<number>;
 }
 
+/** The per-user flood limit of `limits.incoming`, or undefined when it is off. */
+export function floodLimitOf(
+  incoming: Config["limits"]["incoming"],
+  redis: FloodCounterStore | undefined,
+  onLimited: (botId: string) => void,
+): FloodLimit | undefined {
+  if (!incoming.enabled) return undefined;
+  return { perUser: incoming.per_user, windowMs: incoming.window * 1000, ...(redis === undefined ? {} : { redis }), onLimited };
+}
+
 /** The optional per-user flood limit on incoming updates (@grammyjs/ratelimiter). */
 export interface FloodLimit {
   perUser: number;
   windowMs: number;
   /** Redis client for counters shared by every process; in memory when absent. */
   redis?: FloodCounterStore;
-  keyPrefix: string;
   /** Told about each update dropped by the limit. */
   onLimited: (botId: string) => void;
 }
@@ -90,7 +100,7 @@ export function createPipeline(
         limit: flood.perUser,
         timeFrame: flood.windowMs,
         storageClient: flood.redis ?? "MEMORY_STORE",
-        keyPrefix: `${flood.keyPrefix}flood`,
+        keyPrefix: keys.floodPrefix(),
         keyGenerator: (ctx) => (ctx.from === undefined ? undefined : `${ctx.botId}:${ctx.from.id}`),
         // Called for every update over the limit (not only the first), so the metric counts each drop.
         alwaysReply: true,

@@ -53,20 +53,10 @@ export class BotRegistry {
     const r = this.runners.get(id);
     if (r === undefined) return 0;
     this.runners.delete(id);
-    r.stopIntake();
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = await Promise.race([
-      r.drain().then(() => false),
-      new Promise<boolean>((resolve) => {
-        timer = setTimeout(() => resolve(true), drainTimeoutMs);
-      }),
-    ]);
-    clearTimeout(timer);
-    const cut = timedOut ? r.tracker.snapshot() : [];
-    if (timedOut) r.log.warn({ cut_updates: cut.length, update_ids: cut }, "drain deadline passed while stopping this bot; the next start handles the cut updates");
-    else await r.confirmOffset();
-    await r.markStopped();
+    const { cut } = await r.stop(drainTimeoutMs).done;
+    if (cut.length > 0) r.log.warn({ cut_updates: cut.length, update_ids: cut }, "drain deadline passed while stopping this bot; the next start handles the cut updates");
     r.log.info({ cut_updates: cut.length }, "bot stopped");
     return cut.length;
   }
+
 }

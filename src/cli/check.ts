@@ -1,6 +1,4 @@
-import { Api, GrammyError } from "grammy";
 import { loadConfig, redactToken, redactUrl, type Config } from "../config/index.js";
-import { createSharedTransport } from "../transport/shared-transport.js";
 import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
 import { toGrammySignal } from "../runtime/signal.js";
 import { reportError } from "./print.js";
@@ -22,6 +20,8 @@ export async function runCheck(opts: { config: string; online?: boolean }): Prom
   }
   if (opts.online !== true) return ExitCodes.OK;
 
+  // Only --online talks to the Bot API: grammY and the transport (undici) load here, not for every check.
+  const [{ Api, GrammyError }, { createSharedTransport }] = await Promise.all([import("grammy"), import("../transport/shared-transport.js")]);
   const transport = createSharedTransport({ connections: Math.min(64, Math.max(1, enabled.length)) });
   try {
     const results = await Promise.all(

@@ -1,12 +1,11 @@
 #!/usr/bin/env node
+// Every command imports its own module when it runs, so `--version`, `--help` and `check` never load what only
+// `start` or `bench` need (grammY, undici, ioredis, prom-client, the fake Bot API). Keep the static imports of
+// this file to commander and modules without dependencies: test/e2e/cli-lazy.test.ts checks what each command loads.
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { LOG_LEVELS } from "../logging/logger.js";
+import { LOG_LEVELS, type LogLevel } from "../logging/levels.js";
 import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
-import { runCheck } from "./check.js";
-import { runStart } from "./start.js";
-import { runReload } from "./reload.js";
-import { runBench } from "./bench.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
 
@@ -27,7 +26,8 @@ program
   .requiredOption("-c, --config <file>", "path of bots.yaml")
   .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS))
   .option("--pretty", "human-readable logs instead of JSON lines")
-  .action(async (opts: { config: string; logLevel?: (typeof LOG_LEVELS)[number]; pretty?: boolean }) => {
+  .action(async (opts: { config: string; logLevel?: LogLevel; pretty?: boolean }) => {
+    const { runStart } = await import("./start.js");
     await runStart(opts);
   });
 
@@ -37,6 +37,7 @@ program
   .requiredOption("-c, --config <file>", "path of bots.yaml")
   .option("--online", "check every enabled bot's token against the Bot API (in parallel)")
   .action(async (opts: { config: string; online?: boolean }) => {
+    const { runCheck } = await import("./check.js");
     process.exitCode = await runCheck(opts);
   });
 
@@ -45,6 +46,7 @@ program
   .description("make the running host re-read the config and apply the difference (bots added, removed, changed)")
   .requiredOption("-c, --config <file>", "path of bots.yaml (the host's http.listen is read from it)")
   .action(async (opts: { config: string }) => {
+    const { runReload } = await import("./reload.js");
     process.exitCode = await runReload(opts);
   });
 
@@ -63,6 +65,7 @@ program
   .option("--chats <n>", "chats the updates are spread over", count("--chats"), 1_000)
   .option("--redis <url>", "keep state in this Redis (a fresh key prefix) instead of in memory")
   .action(async (opts: { config: string; bots: number; updates: number; chats: number; redis?: string }) => {
+    const { runBench } = await import("./bench.js");
     process.exitCode = await runBench(opts);
   });
 

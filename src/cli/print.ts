@@ -1,6 +1,8 @@
 import { isBotHostError } from "../errors.js";
-import { ConfigError } from "../config/index.js";
-import { scrubTokens } from "../logging/logger.js";
+// Leaf modules, not the config index (which loads yaml and zod) nor the logger (pino): printing an error must
+// not load what the command did not need.
+import { ConfigError } from "../config/errors.js";
+import { scrubTokens } from "../logging/scrub.js";
 import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
 
 /**

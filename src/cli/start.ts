@@ -1,24 +1,32 @@
-import { loadConfig, type Config } from "../config/index.js";
-import { createLogger, type LogLevel } from "../logging/logger.js";
+import type { LogLevel } from "../logging/levels.js";
 import { ExitCodes, ShutdownCoordinator } from "../lifecycle/shutdown-coordinator.js";
-import { Host } from "../host.js";
-import { reportError } from "./print.js";
 
 /**
- * `bot-host start`: validates the config (exit 2 on problems), installs the one shutdown coordinator, starts
- * the host, and leaves the process running until a signal. Exits 1 when no enabled bot could start.
+ * `bot-host start`: owns SIGINT/SIGTERM first (before anything heavy is loaded, so a signal during start never
+ * meets the default action), validates the config (exit 2 on problems), starts the host, and leaves the
+ * process running until a signal. A signal while starting stops what has started and exits 0. Exits 1 when no
+ * enabled bot could start.
  */
 export async function runStart(opts: { config: string; logLevel?: LogLevel; pretty?: boolean }): Promise<void> {
-  let config: Config;
+  const coordinator = new ShutdownCoordinator();
+  coordinator.install();
+  const [{ loadConfig }, { createLogger }, { reportError }] = await Promise.all([
+    import("../config/index.js"),
+    import("../logging/logger.js"),
+    import("./print.js"),
+  ]);
+  const logger = createLogger({ level: opts.logLevel ?? "info", pretty: opts.pretty ?? process.stdout.isTTY === true });
+  coordinator.useLogger(logger);
+  let config;
   try {
     config = await loadConfig(opts.config);
   } catch (err) {
     process.exitCode = reportError(err);
     return;
   }
-  const logger = createLogger({ level: opts.logLevel ?? "info", pretty: opts.pretty ?? process.stdout.isTTY === true });
-  const coordinator = new ShutdownCoordinator({ logger });
-  coordinator.install();
+  if (coordinator.isStopping) return;
+  const { Host } = await import("../host.js");
+  if (coordinator.isStopping) return;
   const host = new Host(config, logger, { configPath: opts.config });
   coordinator.watch(host);
   try {
@@ -28,6 +36,7 @@ export async function runStart(opts: { config: string; logLevel?: LogLevel; pret
       coordinator.shutdown(ExitCodes.RUNTIME, "no bot could start");
     }
   } catch (err) {
+    if (coordinator.isStopping) return;
     logger.error({ err }, err instanceof Error ? err.message : "start failed");
     reportError(err);
     coordinator.shutdown(ExitCodes.RUNTIME, "start failed");

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "../logging/logger.js";
 import type { Component } from "../lifecycle/component.js";
 import type { HostMetrics } from "./metrics.js";
+import type { StoreHealth } from "../storage/state-store.js";
 
 /** A route handler for requests under the webhook prefix. */
 export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, botId: string) => void;
@@ -10,8 +11,10 @@ export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, botId: 
 /** Readiness as `/readyz` reports it. */
 export interface Readiness {
   ready: boolean;
-  bots: Record<string, { state: string; reason?: string }>;
   draining: boolean;
+  /** The state store (`redis` or `memory`): whether it takes writes, and why not. */
+  store: StoreHealth & { name: string };
+  bots: Record<string, { state: string; reason?: string }>;
 }
 
 /** Options of {@link HttpServer}. */
@@ -24,12 +27,27 @@ export interface HttpServerOptions {
   /** Path prefix of webhook routes (`/telegram` -> `/telegram/<botId>`). */
   webhookPrefix: string;
   webhook?: WebhookHandler;
+  /** True once the host drains: every answer from then on closes its connection. */
+  draining?: () => boolean;
   /** `POST /-/reload` (loopback only): reloads the config and answers with the report. */
   reload?: () => Promise<{ ok: boolean; skipped?: boolean }>;
 }
 
 // Node's default accept backlog (511) overflows when many bots' webhooks connect at once.
 const LISTEN_BACKLOG = 4096;
+
+function decode(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The request path for a log line: no query string (it may carry anything), at most 200 characters. */
+function safePath(url: string | undefined): string {
+  return (url ?? "/").split("?")[0]!.slice(0, 200);
+}
 
 /** Splits `host:port` (IPv6 hosts in brackets). */
 export function parseListen(listen: string): { host: string; port: number } {
@@ -50,7 +68,18 @@ export class HttpServer implements Component {
 
   constructor(private readonly o: HttpServerOptions) {
     this.log = o.logger.child({ component: "http" });
-    this.server = createServer((req, res) => this.route(req, res));
+    this.server = createServer((req, res) => {
+      // A client that keeps sending on a keep-alive connection (Telegram redelivering) would hold close() open.
+      if (this.stopping !== undefined || this.o.draining?.() === true) res.setHeader("connection", "close");
+      // The last boundary for a request: whatever a route throws is a 500 for this request only.
+      try {
+        this.route(req, res);
+      } catch (err) {
+        this.log.error({ err, method: req.method, path: safePath(req.url) }, "request failed (a bug); answered 500");
+        if (!res.headersSent && !res.destroyed) this.json(res, 500, { error: "internal error" });
+        else res.destroy();
+      }
+    });
     this.server.on("clientError", (_err, socket) => socket.destroy());
   }
 
@@ -72,11 +101,18 @@ export class HttpServer implements Component {
     this.log.info({ host: this.address.host, port: this.address.port }, "HTTP server listening");
   }
 
-  /** Stops accepting connections and waits for the requests in flight. Idempotent. */
-  stop(): Promise<void> {
+  /**
+   * Stops accepting connections and waits for the requests in flight, at most `graceMs` (default 2 s): the
+   * updates were drained before, so what is left is answers to late requests. Idempotent.
+   */
+  stop(graceMs = 2_000): Promise<void> {
     this.stopping ??= new Promise<void>((resolve) => {
       if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
+      const timer = setTimeout(() => this.server.closeAllConnections(), graceMs);
+      this.server.close(() => {
+        clearTimeout(timer);
+        resolve();
+      });
       this.server.closeIdleConnections();
     });
     return this.stopping;
@@ -105,7 +141,12 @@ export class HttpServer implements Component {
     if (path === "/-/reload" && this.o.reload !== undefined) return this.reload(req, res);
     const prefix = `${this.o.webhookPrefix}/`;
     if (this.o.webhook !== undefined && path.startsWith(prefix)) {
-      return this.o.webhook(req, res, decodeURIComponent(path.slice(prefix.length)));
+      const botId = decode(path.slice(prefix.length));
+      if (botId === undefined) {
+        req.resume();
+        return this.json(res, 404, { error: "not found" });
+      }
+      return this.o.webhook(req, res, botId);
     }
     this.json(res, 404, { error: "not found" });
   }

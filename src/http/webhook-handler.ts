@@ -16,6 +16,8 @@ export interface WebhookHandlerOptions {
   lookup: (botId: string) => WebhookTarget | undefined;
   /** True once the host drains: new requests get 503 and Telegram retries them later. */
   draining: () => boolean;
+  /** False while the host is still starting and cannot route a request yet: 503, as while draining. */
+  routable?: () => boolean;
   logger: Logger;
   /** Largest accepted body, in bytes. */
   maxBodyBytes?: number;
@@ -23,9 +25,14 @@ export interface WebhookHandlerOptions {
 
 const SECRET_HEADER = "x-telegram-bot-api-secret-token";
 
+// Telegram redelivers whatever did not get a 2xx; the header tells any other client when to come back.
+const RETRY_AFTER_SECONDS = "1";
+
 function reply(res: ServerResponse, status: number, body: string): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) });
+  if (res.headersSent || res.destroyed) return;
+  const headers: Record<string, string | number> = { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) };
+  if (status === 503) headers["retry-after"] = RETRY_AFTER_SECONDS;
+  res.writeHead(status, headers);
   res.end(body);
 }
 
@@ -43,7 +50,7 @@ function isUpdate(value: unknown): value is Update {
 }
 
 /**
- * The webhook route `<prefix>/<botId>`: checks, in order, the bot (404), the method (405), the secret header
+ * The webhook route `<prefix>/<botId>`: checks, in order, that the host can route requests yet (503), the bot (404), the method (405), the secret header
  * (401, logged without the body), draining (503), the body size (413) and that the body is an Update (400);
  * only then does the update reach the bot. The answer is 200 once the update was handled (or acknowledged
  * as a redelivery, or handed to the background after the reply timeout).
@@ -52,6 +59,10 @@ export function createWebhookHandler(o: WebhookHandlerOptions): (req: IncomingMe
   const limit = o.maxBodyBytes ?? 1024 * 1024;
   const log = o.logger.child({ component: "webhook" });
   return (req, res, botId) => {
+    if (o.routable?.() === false) {
+      req.resume();
+      return reply(res, 503, "starting");
+    }
     const target = o.lookup(botId);
     if (target === undefined) return reply(res, 404, "unknown bot");
     if (req.method !== "POST") {
@@ -82,6 +93,14 @@ export function createWebhookHandler(o: WebhookHandlerOptions): (req: IncomingMe
     });
     req.on("error", () => reply(res, 400, "bad request"));
     req.on("end", () => {
+      try {
+        finish();
+      } catch (err) {
+        log.error({ err, bot: botId }, "webhook request failed (a bug); answered 500");
+        reply(res, 500, "internal error");
+      }
+    });
+    const finish = (): void => {
       if (tooLarge) return reply(res, 413, "body too large");
       let body: unknown;
       try {
@@ -97,6 +116,6 @@ export function createWebhookHandler(o: WebhookHandlerOptions): (req: IncomingMe
           reply(res, 500, "internal error");
         },
       );
-    });
+    };
   };
 }

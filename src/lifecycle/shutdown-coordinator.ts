@@ -1,4 +1,5 @@
 import type { Logger } from "../logging/logger.js";
+import { scrubValue } from "../logging/scrub.js";
 
 /** What the coordinator stops. */
 export interface Stoppable {
@@ -15,50 +16,63 @@ export const ExitCodes = { OK: 0, RUNTIME: 1, CONFIG: 2, SIGINT: 130, SIGTERM: 1
 
 /** Options of {@link ShutdownCoordinator}. */
 export interface ShutdownCoordinatorOptions {
-  logger: Logger;
+  /** May be given later with {@link ShutdownCoordinator.useLogger}: the CLI owns the signals before it loads the logger. */
+  logger?: Logger;
   /** Ends the process; tests replace it. */
   exit?: (code: number) => void;
-  /** Where signal handlers are installed; tests replace it. */
+  /** Where signal and process-error handlers are installed; tests replace it. */
   processLike?: Pick<NodeJS.Process, "on" | "off">;
 }
 
 type Signal = "SIGINT" | "SIGTERM";
+type Fields = Record<string, unknown>;
 
 /**
- * The one process-level owner of SIGINT, SIGTERM and SIGHUP (no other module installs signal handlers or calls
- * `process.exit`). SIGHUP asks the target to reload its config. The first SIGINT or SIGTERM runs the target's
- * ordered stop and exits 0; a second signal during it
- * exits at once (130 for SIGINT, 143 for SIGTERM) after logging the updates it cut off; a drain deadline
- * exits 1 after the same report. The journal keeps every cut update for the next start.
+ * The one process-level owner of SIGINT, SIGTERM and SIGHUP, of uncaught errors, and of `process.exit` (no
+ * other module installs such handlers or exits). SIGHUP asks the target to reload its config. The first SIGINT
+ * or SIGTERM runs the target's ordered stop and exits 0; a second signal during it exits at once (130 for
+ * SIGINT, 143 for SIGTERM) after logging the updates it cut off; a drain deadline or a failed stop step exits 1
+ * after the same report. The journal keeps every cut update for the next start.
+ *
+ * An uncaught exception is a bug whose damage is unknown: it is logged with its stack and the target is
+ * stopped in order (so writes in flight land and offsets are confirmed), then the process exits 1. An unhandled
+ * promise rejection is logged and the host keeps running.
  */
 export class ShutdownCoordinator {
   private target: Stoppable | undefined;
   private stopping = false;
+  private failed = false;
+  private logger: Logger | undefined;
   private readonly exitFn: (code: number) => void;
   private readonly proc: Pick<NodeJS.Process, "on" | "off">;
-  private readonly log: Logger;
   private readonly onSignal = (signal: Signal): void => this.handle(signal);
   private readonly onHangup = (): void => {
     if (this.stopping || this.target?.reload === undefined) return;
-    this.log.info({ signal: "SIGHUP" }, "received SIGHUP: reloading the config");
+    this.info({ signal: "SIGHUP" }, "received SIGHUP: reloading the config");
     void this.target.reload("SIGHUP");
   };
   private readonly onRejection = (reason: unknown): void => {
-    this.log.error({ err: reason }, "unhandled promise rejection (a bug); the host keeps running");
+    this.error({ err: reason }, "unhandled promise rejection (a bug); the host keeps running");
+  };
+  private readonly onException = (err: unknown): void => {
+    this.failed = true;
+    this.error({ err }, "uncaught exception (a bug): stopping in order, then exiting 1");
+    this.shutdown(ExitCodes.RUNTIME, "uncaught exception");
   };
 
-  constructor(private readonly options: ShutdownCoordinatorOptions) {
-    this.log = options.logger.child({ component: "shutdown" });
+  constructor(private readonly options: ShutdownCoordinatorOptions = {}) {
+    this.logger = options.logger?.child({ component: "shutdown" });
     this.exitFn = options.exit ?? ((code) => process.exit(code));
     this.proc = options.processLike ?? process;
   }
 
-  /** Installs the handlers; signals before `watch()` still exit cleanly (there is nothing to drain yet). */
+  /** Installs the handlers; signals before `watch()` exit at once with 0 (there is nothing to drain yet). */
   install(): void {
     this.proc.on("SIGINT", this.onSignal);
     this.proc.on("SIGTERM", this.onSignal);
     this.proc.on("SIGHUP", this.onHangup);
     this.proc.on("unhandledRejection", this.onRejection);
+    this.proc.on("uncaughtException", this.onException);
   }
 
   /** Removes the handlers (tests; the CLI never needs to). */
@@ -67,6 +81,12 @@ export class ShutdownCoordinator {
     this.proc.off("SIGTERM", this.onSignal);
     this.proc.off("SIGHUP", this.onHangup);
     this.proc.off("unhandledRejection", this.onRejection);
+    this.proc.off("uncaughtException", this.onException);
+  }
+
+  /** Gives the coordinator its logger once the CLI has loaded it. */
+  useLogger(logger: Logger): void {
+    this.logger = logger.child({ component: "shutdown" });
   }
 
   /** Sets what a signal stops. */
@@ -79,40 +99,60 @@ export class ShutdownCoordinator {
     return this.stopping;
   }
 
-  /** Stops the target as for a signal and exits with `code` (0 unless the stop fails): for fatal start errors. */
+  /** Stops the target as for a signal and exits with `code` (1 if the stop fails): for fatal errors. */
   shutdown(code: number, reason: string): void {
+    if (code !== ExitCodes.OK) this.failed = true;
     if (this.stopping) return;
     this.stopping = true;
-    this.log.info({ reason }, "shutting down");
+    this.info({ reason }, "shutting down");
     void this.runStop(code);
   }
 
   private handle(signal: Signal): void {
     if (this.stopping) {
       const cut = this.target?.cutReport() ?? { total: 0, bots: [] };
-      this.log.error({ signal, cut_updates: cut.total, cut: cut.bots }, `second ${signal}: exiting now; ${cut.total} update(s) cut off, the next start handles them`);
+      this.error({ signal, cut_updates: cut.total, cut: cut.bots }, `second ${signal}: exiting now; ${cut.total} update(s) cut off, the next start handles them`);
       this.finish(signal === "SIGINT" ? ExitCodes.SIGINT : ExitCodes.SIGTERM);
       return;
     }
     this.stopping = true;
-    this.log.info({ signal }, `received ${signal}: draining (send it again to exit at once)`);
+    this.info({ signal }, this.target === undefined ? `received ${signal} while starting: nothing runs yet, exiting` : `received ${signal}: draining (send it again to exit at once)`);
     void this.runStop(ExitCodes.OK);
   }
 
   private async runStop(code: number): Promise<void> {
     try {
       await this.target?.stop();
-      this.log.info({ exit_code: code }, "shutdown complete");
-      this.finish(code);
+      const final = this.failed ? ExitCodes.RUNTIME : code;
+      this.info({ exit_code: final }, "shutdown complete");
+      this.finish(final);
     } catch (err) {
       const cut = (err as { cut?: ReturnType<Stoppable["cutReport"]> }).cut ?? this.target?.cutReport();
-      this.log.error({ err, cut_updates: cut?.total, cut: cut?.bots }, err instanceof Error ? err.message : "shutdown failed");
+      this.error({ err, cut_updates: cut?.total, cut: cut?.bots }, err instanceof Error ? err.message : "shutdown failed");
       this.finish(ExitCodes.RUNTIME);
     }
   }
 
+  private info(fields: Fields, msg: string): void {
+    if (this.logger !== undefined) this.logger.info(fields, msg);
+    else this.fallback(30, fields, msg);
+  }
+
+  private error(fields: Fields, msg: string): void {
+    if (this.logger !== undefined) this.logger.error(fields, msg);
+    else this.fallback(50, fields, msg);
+  }
+
+  // Before the logger is loaded: one JSON line of the same shape on stderr, so nothing goes unsaid.
+  private fallback(level: number, fields: Fields, msg: string): void {
+    const err = fields.err instanceof Error ? { message: fields.err.message, stack: fields.err.stack } : fields.err;
+    const line = scrubValue({ level, time: Date.now(), component: "shutdown", ...fields, ...(err === undefined ? {} : { err }), msg });
+    process.stderr.write(`${JSON.stringify(line)}\n`);
+  }
+
   private finish(code: number): void {
-    // pino writes asynchronously: flush before the process ends so the last lines are not lost.
-    this.options.logger.flush(() => this.exitFn(code));
+    if (this.logger === undefined) return this.exitFn(code);
+    // Flush before the process ends so the last lines are not lost.
+    this.logger.flush(() => this.exitFn(code));
   }
 }

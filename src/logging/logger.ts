@@ -3,27 +3,13 @@ import { pino, stdSerializers, type Logger, type LoggerOptions, type Destination
 /** The pino logger type used everywhere; components take it as a parameter, never import a global one. */
 export type { Logger } from "pino";
 
-/** Log levels accepted by `--log-level`. */
-export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
-/** One of {@link LOG_LEVELS}. */
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import type { LogLevel } from "./levels.js";
 
-// A Bot API token anywhere in a string: digits, colon, 30+ token characters.
-const TOKEN_IN_TEXT = /(\d{3,20}):[A-Za-z0-9_-]{30,}/g;
+export { LOG_LEVELS, type LogLevel } from "./levels.js";
 
-/** Replaces every Bot API token inside `text` with `<bot id>:***`. */
-export function scrubTokens(text: string): string {
-  return text.replace(TOKEN_IN_TEXT, "$1:***");
-}
+import { scrubTokens, scrubValue } from "./scrub.js";
 
-function scrubValue(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") return scrubTokens(value);
-  if (depth > 4 || value === null || typeof value !== "object") return value;
-  if (Array.isArray(value)) return value.map((v) => scrubValue(v, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) out[k] = scrubValue(v, depth + 1);
-  return out;
-}
+export { scrubTokens };
 
 /** Options of {@link createLogger}. */
 export interface CreateLoggerOptions {

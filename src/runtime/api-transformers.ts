@@ -1,26 +1,42 @@
 import type { Api } from "grammy";
-import type Bottleneck from "bottleneck";
-import type { HostMetrics } from "../http/metrics.js";
+import type { Redis } from "ioredis";
 import type { Logger } from "../logging/logger.js";
-import { createRetryTransformer } from "../transport/retry.js";
-import { createThrottle, type Throttle, type ThrottleLimits } from "../transport/throttle.js";
+import { createRetryPolicy, createRetryTransformer, FloodWaits } from "../transport/retry.js";
+import { createThrottle, isThrottled, type Throttle, type ThrottleLimits } from "../transport/throttle.js";
+
+/** A counter as prom-client has it (the host's metrics); structural, so runtime does not import http. */
+interface Counter {
+  inc(labels: Record<string, string>, value?: number): void;
+}
+
+/** The metrics of Bot API calls (HostMetrics has them). */
+export interface ApiMetrics {
+  apiCalls: Counter;
+  apiErrors: Counter;
+  apiRetries: Counter;
+  apiRetryWait: Counter;
+  throttledCalls: Counter;
+  throttleWait: Counter;
+}
 
 /** What {@link installApiTransformers} needs to know about the bot and the host's limits. */
 export interface ApiTransformerOptions {
   botId: string;
-  metrics: HostMetrics;
+  metrics: ApiMetrics;
   log: Logger;
   retry: { maxAttempts: number; maxDelayMs: number };
   /** Telegram's outgoing limits, or undefined to send unthrottled. */
   outgoing: ThrottleLimits | undefined;
   /** When set, the bot's overall limit is kept in Redis, shared by every process. */
-  cluster: { connection: Bottleneck.IORedisConnection; idPrefix: string } | undefined;
+  cluster: { redis: Redis; key: (botId: string) => string } | undefined;
 }
 
 /**
- * Installs a bot's Bot API transformers, innermost first: metrics see every attempt, the flood-wait gate
- * holds each attempt at the wire, the throttle paces every attempt, and retries wrap them all. Returns the
- * throttle (to be stopped with the bot), if any.
+ * Installs a bot's Bot API transformers, innermost first: metrics see every attempt; the retry transformer
+ * retries calls without a chat (and, without a throttle, every call) and holds each call while a flood wait of
+ * its chat or of the bot runs; the throttle, outermost, queues each chat's calls, sends them at Telegram's pace
+ * on the wire, and puts their retries back at the head of their chat. A 429 holds the chat it concerns, or the
+ * whole bot for a call without a chat. Returns the throttle (to be stopped with the bot), if any.
  */
 export function installApiTransformers(api: Api, o: ApiTransformerOptions): Throttle | undefined {
   const { botId: bot, metrics, log } = o;
@@ -38,9 +54,9 @@ export function installApiTransformers(api: Api, o: ApiTransformerOptions): Thro
       },
     );
   });
-  const retrying =
+  const policy =
     o.retry.maxAttempts > 0
-      ? createRetryTransformer({
+      ? createRetryPolicy({
           ...o.retry,
           onRetry: ({ method, reason, waitMs, attempt }) => {
             metrics.apiRetries.inc({ bot, method, reason });
@@ -51,21 +67,25 @@ export function installApiTransformers(api: Api, o: ApiTransformerOptions): Thro
             log.error({ method, reason, attempts }, `Bot API ${method} still failing (${reason}) after ${attempts} attempts; giving up on this call`),
         })
       : undefined;
-  if (retrying !== undefined) api.config.use(retrying.gate);
-  let throttle: Throttle | undefined;
-  if (o.outgoing !== undefined) {
-    throttle = createThrottle({
-      ...o.outgoing,
-      cluster: o.cluster && { connection: o.cluster.connection, id: `${o.cluster.idPrefix}${bot}` },
-      onWait: (method, waitMs) => {
-        if (waitMs <= 0) return;
-        metrics.throttledCalls.inc({ bot, method });
-        metrics.throttleWait.inc({ bot, method }, waitMs / 1000);
-        log.debug({ method, wait_ms: waitMs }, "outgoing call waited for the rate limit");
-      },
-    });
-    api.config.use(throttle.transformer);
-  }
-  if (retrying !== undefined) api.config.use(retrying.retry);
+  const waits = new FloodWaits();
+  const throttled = o.outgoing !== undefined;
+  api.config.use(
+    createRetryTransformer({ policy, maxDelayMs: o.retry.maxDelayMs, waits, ...(throttled ? { skip: isThrottled } : {}) }),
+  );
+  if (o.outgoing === undefined) return undefined;
+  const throttle = createThrottle({
+    ...o.outgoing,
+    ...(policy === undefined ? {} : { policy }),
+    maxDelayMs: o.retry.maxDelayMs,
+    waits,
+    ...(o.cluster === undefined ? {} : { cluster: { redis: o.cluster.redis, key: o.cluster.key(bot) } }),
+    onWait: (method, waitMs) => {
+      if (waitMs <= 0) return;
+      metrics.throttledCalls.inc({ bot, method });
+      metrics.throttleWait.inc({ bot, method }, waitMs / 1000);
+      log.debug({ method, wait_ms: waitMs }, "outgoing call waited for the rate limit");
+    },
+  });
+  api.config.use(throttle.transformer);
   return throttle;
 }

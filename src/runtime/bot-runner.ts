@@ -10,14 +10,22 @@ import { updateTypeOf } from "../http/metrics.js";
 import { HostContext } from "../bots/context.js";
 import { resolveBotInfo } from "../bots/bot-info.js";
 import { Admission } from "./admission.js";
-import { backoffDelay, sleep } from "./backoff.js";
+import { backoffDelay, sleep } from "../transport/backoff.js";
 import { InFlightTracker } from "./in-flight.js";
 import { PollingIntake, type Intake } from "./polling-intake.js";
 import { createGetUpdates, type GetUpdates } from "./get-updates.js";
-import type { Throttle, ThrottleLimits } from "../transport/throttle.js";
+import type { Throttle } from "../transport/throttle.js";
+import type { ApiLimits } from "../transport/limits.js";
 import { installApiTransformers } from "./api-transformers.js";
-import type Bottleneck from "bottleneck";
 import { WebhookIntake, type WebhookOutcome } from "./webhook-intake.js";
+
+/** The progress of one bot's {@link BotRunner.stop}. */
+export interface BotStop {
+  /** `true` once every received update finished, `false` when the deadline passed first. */
+  readonly drained: Promise<boolean>;
+  /** The bot is stopped: what the deadline cut (update ids) and the offset confirmed, if any. Never rejects. */
+  readonly done: Promise<{ cut: number[]; offset: number | undefined }>;
+}
 
 /** Where a bot is in its life. `running` and not draining is what readiness asks for. */
 export type BotState = "idle" | "starting" | "running" | "retrying" | "failed" | "stopping" | "stopped";
@@ -34,13 +42,7 @@ export interface BotRunnerShared {
   webhook: { publicUrl: string | undefined; pathPrefix: string; maxConnections: number; replyTimeoutMs: number };
   metrics: HostMetrics;
   onHandled?: (botId: string, updateId: number) => void;
-  limits: {
-    retry: { maxAttempts: number; maxDelayMs: number };
-    /** Telegram's outgoing limits, or undefined to send unthrottled (a self-hosted Bot API, benchmarks). */
-    outgoing: ThrottleLimits | undefined;
-    /** When set, each bot's overall limit is kept in Redis under `<id prefix><botId>`, shared by all processes. */
-    cluster: { connection: Bottleneck.IORedisConnection; idPrefix: string } | undefined;
-  };
+  limits: ApiLimits;
   /** How long a start may wait for the Bot API (ms). */
   startTimeoutMs: number;
 }
@@ -60,6 +62,7 @@ export class BotRunner {
   private throttle: Throttle | undefined;
   private readonly abort = new AbortController();
   private retryLoop: Promise<void> | undefined;
+  private stopping: BotStop | undefined;
 
   constructor(
     readonly config: BotConfig,
@@ -99,6 +102,7 @@ export class BotRunner {
 
   private async launch(): Promise<void> {
     const { shared, config } = this;
+    this.log.debug("starting: getMe, then the journal");
     const { info, cached } = await resolveBotInfo({
       token: config.token,
       api: new Api(config.token, this.clientOptions()),
@@ -249,33 +253,42 @@ export class BotRunner {
     this.log.error({ err, code: isBotHostError(err) ? err.code : undefined }, isBotHostError(err) ? err.message : "bot stopped on an unrecoverable error");
   }
 
-  /** Step 1 of a stop: no new updates; aborts the pending long poll and any start in progress. */
-  stopIntake(): void {
-    if (this.state === "stopped") return;
-    this.state = "stopping";
-    this.abort.abort();
-    this.intake?.stop();
+  /**
+   * Stops this bot; the one stop used by the host's shutdown, by reload and by lease handover. In order: no
+   * new updates (at once, before this returns), the updates received finish within `deadlineMs`, then only if
+   * all finished the offset is confirmed with the Bot API, then the bot's throttle is released. Updates the
+   * deadline cut stay in the journal for the next start. Idempotent: a second call returns the first stop.
+   */
+  stop(deadlineMs: number): BotStop {
+    this.stopping ??= this.runStop(deadlineMs);
+    return this.stopping;
   }
 
-  /** Step 2: resolves when every received update (running or queued) finished. */
-  async drain(): Promise<void> {
+  private runStop(deadlineMs: number): BotStop {
+    if (this.state !== "stopped") this.state = "stopping";
+    this.abort.abort();
+    this.intake?.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const drained = Promise.race([
+      this.drain().then(() => true),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), deadlineMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const done = drained.then(async (complete) => {
+      const cut = complete ? [] : this.tracker.snapshot();
+      // After a 401 the token is no longer ours to confirm with.
+      const offset = complete && this.reason !== ErrorCodes.BOT_UNAUTHORIZED ? await this.intake?.confirm() : undefined;
+      this.state = "stopped";
+      await this.throttle?.stop().catch((err: unknown) => this.log.warn({ err }, "releasing the outgoing throttle failed"));
+      return { cut, offset };
+    });
+    return { drained, done };
+  }
+
+  private async drain(): Promise<void> {
     await this.retryLoop;
     await this.tracker.idle();
     await this.intake?.finished();
-  }
-
-  /**
-   * Step 3: tells the Bot API which updates need not come again. Returns the confirmed offset, if any.
-   * Never throws: a failed confirmation only means Telegram resends updates the journal already filters.
-   */
-  async confirmOffset(): Promise<number | undefined> {
-    if (this.reason === ErrorCodes.BOT_UNAUTHORIZED) return undefined;
-    return this.intake?.confirm();
-  }
-
-  /** Marks the bot stopped and releases its throttle (after the host's drain). */
-  async markStopped(): Promise<void> {
-    this.state = "stopped";
-    await this.throttle?.stop();
   }
 }

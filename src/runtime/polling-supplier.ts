@@ -5,7 +5,7 @@ import { BotHostError, ErrorCodes } from "../errors.js";
 import type { Logger } from "../logging/logger.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { Admission } from "./admission.js";
-import { backoffDelay, sleep } from "./backoff.js";
+import { backoffDelay, sleep } from "../transport/backoff.js";
 import type { GetUpdates } from "./get-updates.js";
 
 type RunnerSignal = Parameters<UpdateSupplier<Update>["supply"]>[1];

@@ -5,25 +5,30 @@
  * - `journal:<botId>`: hash of fetched-but-unfinished updates (`update_id` -> Update JSON).
  * - `offset:<botId>`: the highest `update_id` ever journaled for the bot (the durable getUpdates cursor).
  * - `done:<botId>`: sorted set of the most recently finished webhook update ids (redelivery filter).
+ * - `throttle:<botId>:sent`: sorted set of the bot's recent Bot API sends, for its per-bot limit across processes.
+ * - `flood:<botId>:<userId>`: the incoming flood limit's counter of a user (with `limits.incoming`).
  * - `botinfo:<telegramBotId>`: cached `getMe` result, with a hash of the token it was fetched with.
  */
 export interface KeyBuilder {
-  readonly prefix: string;
   session(botId: string, chatKey: string): string;
   journal(botId: string): string;
   watermark(botId: string): string;
   done(botId: string): string;
+  throttle(botId: string): string;
+  /** The prefix of the flood counters; @grammyjs/ratelimiter appends `<botId>:<userId>`. */
+  floodPrefix(): string;
   botInfo(telegramBotId: string): string;
 }
 
 /** Creates the key builder for `prefix` (for example `bot-host:`). */
 export function createKeys(prefix: string): KeyBuilder {
   return {
-    prefix,
     session: (botId, chatKey) => `${prefix}session:${botId}:${chatKey}`,
     journal: (botId) => `${prefix}journal:${botId}`,
     watermark: (botId) => `${prefix}offset:${botId}`,
     done: (botId) => `${prefix}done:${botId}`,
+    throttle: (botId) => `${prefix}throttle:${botId}:sent`,
+    floodPrefix: () => `${prefix}flood:`,
     botInfo: (telegramBotId) => `${prefix}botinfo:${telegramBotId}`,
   };
 }

@@ -1,5 +1,5 @@
 import type { Update } from "grammy/types";
-import type { CachedBotInfo, JournalState, SessionWrite, StateStore } from "./state-store.js";
+import type { CachedBotInfo, JournalState, SessionWrite, StateStore, StoreHealth } from "./state-store.js";
 
 interface MemoryJournal {
   pending: Map<number, Update>;
@@ -24,6 +24,14 @@ export class MemoryStateStore implements StateStore {
 
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
+
+  health(): StoreHealth {
+    return { ok: true };
+  }
+
+  connection(): undefined {
+    return undefined;
+  }
 
   async readSession(key: string): Promise<string | undefined> {
     return this.sessions.get(key);

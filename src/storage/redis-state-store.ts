@@ -4,8 +4,9 @@ import { BotHostError, ErrorCodes } from "../errors.js";
 import { redactUrl } from "../config/token.js";
 import type { Logger } from "../logging/logger.js";
 import { createKeys, type KeyBuilder } from "./keys.js";
-import type { CachedBotInfo, JournalState, SessionWrite, StateStore } from "./state-store.js";
+import type { CachedBotInfo, JournalState, SessionWrite, StateStore, StoreHealth } from "./state-store.js";
 import { REMEMBERED_UPDATES } from "./memory-state-store.js";
+import { RedisHealthMonitor } from "./redis-health.js";
 
 /** Options of {@link RedisStateStore}. */
 export interface RedisStateStoreOptions {
@@ -16,6 +17,8 @@ export interface RedisStateStoreOptions {
   logger: Logger;
   /** How long `start()` waits for the first connection, in ms. */
   connectTimeoutMs?: number;
+  /** A health PING unanswered this long marks Redis as hung (ms, default 2000). */
+  pingTimeoutMs?: number;
 }
 
 // The journal's writes are Lua scripts rather than MULTI blocks: a script is one command, so ioredis'
@@ -56,6 +59,8 @@ type ScriptArg = string | number;
 /** The client with the {@link SCRIPTS} defined as commands (EVALSHA, falling back to EVAL once). */
 type ScriptedRedis = Redis & { [name in keyof typeof SCRIPTS]: (...args: ScriptArg[]) => Promise<number> };
 
+const QUIT_TIMEOUT_MS = 2_000;
+
 // Telegram picks a random update_id after a week without updates; a stale cursor must not outlive that.
 const WATERMARK_TTL_SECONDS = 6 * 24 * 3600;
 
@@ -73,6 +78,8 @@ export class RedisStateStore implements StateStore {
   private stopping: Promise<void> | undefined;
   private connectedOnce = false;
   private lostLogged = false;
+  private readonly monitor: RedisHealthMonitor;
+  private readonly extra = new Map<string, Redis>();
 
   constructor(private readonly options: RedisStateStoreOptions) {
     this.keys = createKeys(options.keyPrefix);
@@ -89,6 +96,7 @@ export class RedisStateStore implements StateStore {
       this.lostLogged = true;
       this.log.error({ err, url: redactUrl(options.url) }, "lost the Redis connection; reconnecting, queued writes wait");
     });
+    this.monitor = new RedisHealthMonitor({ redis: this.redis, logger: this.log, ...(options.pingTimeoutMs === undefined ? {} : { timeoutMs: options.pingTimeoutMs }) });
     this.redis.on("ready", () => {
       if (this.lostLogged) this.log.info({ url: redactUrl(options.url) }, "Redis connection restored");
       this.connectedOnce = true;
@@ -96,14 +104,28 @@ export class RedisStateStore implements StateStore {
     });
   }
 
-  /** The connection, for parts that keep their own counters in Redis (the flood limit). */
-  get client(): Redis {
-    return this.redis;
+  /**
+   * A connection of its own for `purpose`, so counter traffic never waits behind journal writes. Created on
+   * first use; the store closes it before its own connection.
+   */
+  connection(purpose: "flood" | "throttle"): Redis {
+    let c = this.extra.get(purpose);
+    if (c === undefined) {
+      c = this.redis.duplicate({ connectionName: `bot-host:${purpose}` });
+      c.on("error", () => undefined); // the main connection logs the outage once
+      this.extra.set(purpose, c);
+    }
+    return c;
   }
 
-  /** The live connection state, for readiness and metrics. */
+  /** The live connection state. */
   get status(): string {
     return this.redis.status;
+  }
+
+  /** Whether Redis takes writes now: connected and answering its health PING in time. */
+  health(): StoreHealth {
+    return this.monitor.health;
   }
 
   async start(): Promise<void> {
@@ -127,6 +149,29 @@ export class RedisStateStore implements StateStore {
     } finally {
       clearTimeout(timer);
     }
+    this.monitor.start();
+    await this.checkEviction();
+  }
+
+  /**
+   * The journal is only exactly-once if Redis never evicts a key: an evicted journal entry is an update lost
+   * after its offset was confirmed. Read from INFO (CONFIG is often disabled on managed Redis).
+   */
+  private async checkEviction(): Promise<void> {
+    let policy: string | undefined;
+    try {
+      policy = /^maxmemory_policy:(\S+)/m.exec(await this.redis.info("memory"))?.[1];
+    } catch (err) {
+      this.log.warn({ err }, "could not read Redis' maxmemory-policy (INFO memory); make sure it is noeviction");
+      return;
+    }
+    if (policy === undefined || policy === "noeviction") return;
+    this.log.warn(
+      { maxmemory_policy: policy },
+      `Redis evicts keys (maxmemory-policy ${policy}): journal entries and sessions can be evicted, so updates can be lost ` +
+        "after Telegram was told they were received. Set maxmemory-policy noeviction (redis.conf or CONFIG SET maxmemory-policy noeviction), " +
+        "or use a Redis instance of its own for bot-host",
+    );
   }
 
   stop(): Promise<void> {
@@ -135,22 +180,30 @@ export class RedisStateStore implements StateStore {
   }
 
   private async close(): Promise<void> {
+    this.monitor.stop();
+    await Promise.all([...this.extra.values()].map((c) => c.quit().catch(() => c.disconnect())));
     if (this.redis.status === "end") return;
     if (this.redis.status !== "ready") {
       this.redis.disconnect();
       return;
     }
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.redis.quit().catch(() => undefined),
-      new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          this.redis.disconnect();
-          resolve();
-        }, 2_000);
+    const outcome = await Promise.race([
+      this.redis.quit().then(
+        () => undefined,
+        (err: unknown) => (err instanceof Error ? err.message : String(err)),
+      ),
+      new Promise<string>((resolve) => {
+        timer = setTimeout(() => resolve(`no answer to QUIT within ${QUIT_TIMEOUT_MS} ms`), QUIT_TIMEOUT_MS);
       }),
     ]);
     clearTimeout(timer);
+    if (outcome === undefined) return;
+    this.redis.disconnect();
+    throw new BotHostError(
+      ErrorCodes.REDIS_CLOSE_FAILED,
+      `Redis at ${redactUrl(this.options.url)} did not close cleanly (${outcome}); the connection was dropped. Writes that were acknowledged are kept; check that Redis is healthy`,
+    );
   }
 
   async readSession(key: string): Promise<string | undefined> {

@@ -1,4 +1,12 @@
 import type { Update, UserFromGetMe } from "grammy/types";
+import type { Redis } from "ioredis";
+
+/** Whether the state store can take writes now, and why not. */
+export interface StoreHealth {
+  readonly ok: boolean;
+  /** Why writes cannot be taken, for `/readyz` and the log. */
+  readonly reason?: string;
+}
 
 /** A session write staged by an update, committed together with that update's journal entry. */
 export interface SessionWrite {
@@ -31,6 +39,13 @@ export interface StateStore {
   readonly durable: boolean;
   readonly name: string;
   start(): Promise<void>;
+  /** Whether the store can take writes now (for readiness and metrics). */
+  health(): StoreHealth;
+  /**
+   * A Redis connection for counters kept beside the state (`flood`: the incoming flood limit; `throttle`: the
+   * per-bot send window shared by processes), owned and closed by the store; undefined without Redis.
+   */
+  connection(purpose: "flood" | "throttle"): Redis | undefined;
   /** Closes the store; called after the last writer finished. Idempotent. */
   stop(): Promise<void>;
   /** Reads a raw session value. */

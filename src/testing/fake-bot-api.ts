@@ -2,10 +2,11 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo, Socket } from "node:net";
 import { BotState, Described } from "./fake-bot-api/bot-state.js";
 import { CallLog } from "./fake-bot-api/call-log.js";
-import { Faults } from "./fake-bot-api/faults.js";
+import { Faults, type Arrival } from "./fake-bot-api/faults.js";
 import { canonicalMethod } from "./fake-bot-api/known-methods.js";
 import { builtinHandler } from "./fake-bot-api/methods.js";
-import { errorBody, parseParams, readBody, sendJson } from "./fake-bot-api/params.js";
+import { closeSignal, decodePath, errorBody, parseParams, readBody, sendJson } from "./fake-bot-api/params.js";
+import { TelegramLimitsCheck } from "./fake-bot-api/telegram-limits.js";
 import {
   ApiError,
   type BotOptions,
@@ -43,14 +44,18 @@ function errorReply(err: ApiError): Reply {
  *
  * It answers `/bot<token>/<method>` like Telegram where it matters: 401 for unknown tokens, 404 for unknown methods,
  * getUpdates with offsets, limits, long polling, allowed_updates and 409 conflicts, webhooks delivered per chat in
- * order, flood waits (429 with retry_after), and a few messaging methods with realistic results. Every call is
- * recorded for assertions; faults (429, 5xx, delays) can be injected per bot and method.
+ * order, flood waits (429 with retry_after), Telegram's outgoing limits when `limits` is set, and a few messaging
+ * methods with realistic results. Every call is recorded for assertions; faults (429, 5xx, delays) can be injected
+ * per bot and method.
  */
 export class FakeBotApi {
   /** Base URL for grammY's `apiRoot`, like `http://127.0.0.1:PORT` (no trailing slash). */
   readonly apiRoot: string;
   private readonly bots = new Map<string, BotState>();
   private readonly faults = new Map<string, Faults>();
+  private readonly limits = new Map<string, TelegramLimitsCheck>();
+  /** Arrival number of the newest request (see {@link Arrival}). */
+  private seq = 0;
   private readonly log: CallLog;
   private readonly handlers = new Map<string, MethodHandler>();
   private readonly sockets = new Set<Socket>();
@@ -132,10 +137,13 @@ export class FakeBotApi {
       webhookTimeoutMs: this.opts.webhookTimeoutMs ?? 10_000,
       webhookRetryDelayMs: this.opts.webhookRetryDelayMs ?? 1000,
       record: this.opts.record !== false,
-      onWebhookReply: (method, params) => void this.run(token, method, params, undefined).catch(() => undefined),
+      onWebhookReply: (method, params) =>
+        void this.run(token, method, params, undefined, Date.now(), { seq: ++this.seq, at: performance.now() }).catch(() => undefined),
     });
     this.bots.set(token, bot);
     this.faults.set(token, new Faults());
+    const limits = TelegramLimitsCheck.of(this.opts.limits);
+    if (limits !== undefined) this.limits.set(token, limits);
     return user;
   }
 
@@ -168,12 +176,19 @@ export class FakeBotApi {
   }
 
   /**
-   * Calls of a bot that arrived before the retry_after of an earlier 429 had passed: getUpdates counts only after a
-   * 429 of getUpdates, other methods after a 429 of any other method; calls within the rule's `graceMs` after the
-   * 429 are taken to have been in flight and do not count.
+   * Calls of a bot that arrived before the retry_after of an earlier 429 of their scope had passed: a 429 to a call
+   * in a chat holds that chat, one for the per-bot limit every chat, one to a call without a chat the whole bot, one
+   * of getUpdates polling. A call that had reached the fake before the 429 was answered was on its way already and
+   * does not count; one that reached it later does, so a client that has several calls of one scope on the way at
+   * once may see one counted that it had sent before it could know of the 429. No timing guess is involved.
    */
   retryAfterViolations(token: string): number {
     return this.faultsOf(token).violations;
+  }
+
+  /** How many 429 answers a bot got, for any reason (rules, enforced waits, Telegram's limits). */
+  tooManyRequests(token: string): number {
+    return this.faultsOf(token).tooMany;
   }
 
   /** The next `count` calls of `method` fail with HTTP `status` (`{ ok: false, error_code: status, ... }`). */
@@ -281,6 +296,7 @@ export class FakeBotApi {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const at = Date.now();
+    const arrival = { seq: ++this.seq, at: performance.now() };
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const m = ROUTE.exec(q === -1 ? url : url.slice(0, q));
@@ -306,7 +322,7 @@ export class FakeBotApi {
       req.socket.destroy();
       return;
     }
-    const reply = await this.run(token, m[2]!, params, res, at);
+    const reply = await this.run(token, m[2]!, params, res, at, arrival);
     if (reply !== undefined) sendJson(res, reply.status, reply.body, reply.retryAfter);
   }
 
@@ -321,7 +337,8 @@ export class FakeBotApi {
     name: string,
     params: Params,
     res: ServerResponse | undefined,
-    at = Date.now(),
+    at: number,
+    arrival: Pick<Arrival, "seq" | "at">,
   ): Promise<Reply | undefined> {
     const custom = this.handlers.get(name.toLowerCase());
     const method = canonicalMethod(name) ?? (custom === undefined ? undefined : name);
@@ -332,7 +349,8 @@ export class FakeBotApi {
     else if (method === undefined) reply = NOT_FOUND;
     else {
       const signal = res === undefined ? undefined : closeSignal(res);
-      reply = await this.runKnown(bot, method, params, custom, signal, at);
+      const chat = method === "getUpdates" || params.chat_id === undefined || params.chat_id === null ? undefined : String(params.chat_id);
+      reply = await this.runKnown(bot, { method, chat, ...arrival }, params, custom, signal, at);
       if (signal?.aborted) reply = undefined;
     }
     if (rec !== undefined) rec.status = reply?.status ?? 499;
@@ -341,19 +359,26 @@ export class FakeBotApi {
 
   private async runKnown(
     bot: BotState,
-    method: string,
+    call: Arrival,
     params: Params,
     custom: MethodHandler | undefined,
     signal: AbortSignal | undefined,
     at: number,
   ): Promise<Reply> {
+    const { method } = call;
     const faults = this.faults.get(bot.token)!;
-    faults.arrive(method);
+    faults.arrive(call);
     const delay = faults.delayFor(method);
     if (delay !== undefined) await this.sleep(delay, signal);
     if (bot.removed) return UNAUTHORIZED;
-    const fault = faults.check(method);
+    const fault = faults.check(call, this.seq);
     if (fault !== undefined) return errorReply(fault);
+    const limits = call.chat === undefined ? undefined : this.limits.get(bot.token);
+    if (limits !== undefined) {
+      const over = limits.check(call.chat!, call.at);
+      if (over !== undefined) return errorReply(faults.startWait(over.scope, over.retryAfter, true, this.seq));
+      limits.add(call.chat!, call.at);
+    }
     try {
       let result = custom
         ? custom({ token: bot.token, bot: bot.user, params })
@@ -384,21 +409,4 @@ export class FakeBotApi {
       this.timers.add(t);
     });
   }
-}
-
-function decodePath(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    return s;
-  }
-}
-
-/** An AbortSignal that fires when the client closes the connection before the answer is written. */
-function closeSignal(res: ServerResponse): AbortSignal {
-  const ac = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) ac.abort();
-  });
-  return ac.signal;
 }

@@ -159,8 +159,9 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
 
     // a Bot API that never answers getMe: the start is in progress when the signal comes
     config = writeConfig(buildYaml({ apiRoot: "http://127.0.0.1:9", redisUrl, prefix: uniquePrefix(), bots: [BOTS[0]!] }));
-    const starting = start();
-    await new Promise((r) => setTimeout(r, 500));
+    const starting = new CliProcess(["start", "--config", config, "--log-level", "debug"]);
+    procs.push(starting);
+    await starting.waitForLog((l) => l.bot === BOTS[0]!.id && typeof l.msg === "string" && l.msg.startsWith("starting"));
     starting.kill("SIGTERM");
     expect(await starting.exitCode()).toBe(0);
   });

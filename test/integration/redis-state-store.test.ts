@@ -5,6 +5,7 @@ import { RedisStateStore } from "../../src/storage/redis-state-store.js";
 import { MemoryStateStore } from "../../src/storage/memory-state-store.js";
 import type { StateStore } from "../../src/storage/state-store.js";
 import { memoryLogger, uniquePrefix } from "../support/harness.js";
+import { startRedisServer } from "../support/redis-server.js";
 
 const redisUrl = inject("redisUrl");
 const upd = (id: number, chat = 1): Update =>
@@ -73,7 +74,9 @@ describe.each(["redis", "memory"] as const)("%s state store", (kind) => {
     const commands: string[] = [];
     monitor.on("monitor", (_t: string, args: string[]) => commands.push(args[0]!.toLowerCase()));
     await store.appendJournal("a", [upd(1), upd(2), upd(3)]);
-    await new Promise((r) => setTimeout(r, 50));
+    // MONITOR streams on its own connection: wait until the script call has come through it
+    await redis.set(`${prefix}marker`, "1");
+    while (!commands.includes("set")) await new Promise((r) => setTimeout(r, 5));
     monitor.disconnect();
     expect(commands.filter((c) => c === "hset")).toHaveLength(1);
     expect(commands.filter((c) => c === "evalsha" || c === "eval")).toHaveLength(1);
@@ -99,5 +102,35 @@ describe("RedisStateStore start", () => {
     expect(String((err as Error).message)).toContain("redis://user:***@127.0.0.1:9/0");
     expect(String((err as Error).message)).not.toContain("s3cret");
     await store.stop();
+  });
+});
+
+describe("Redis eviction check", () => {
+  const evictionWarnings = (lines: Array<{ msg?: string }>) => lines.filter((l) => l.msg?.startsWith("Redis evicts keys"));
+
+  it("warns at start, naming the risk and the fix, when Redis may evict keys (allkeys-lru)", async () => {
+    const server = await startRedisServer(undefined, ["--maxmemory", "64mb", "--maxmemory-policy", "allkeys-lru"]);
+    const { logger, lines } = memoryLogger();
+    const store = new RedisStateStore({ url: server.url, keyPrefix: uniquePrefix(), sessionTtl: 0, logger });
+    try {
+      await store.start();
+      const warning = evictionWarnings(lines);
+      expect(warning).toHaveLength(1);
+      expect(warning[0]).toMatchObject({ level: 40, maxmemory_policy: "allkeys-lru" });
+      expect(warning[0]!.msg).toContain("updates can be lost");
+      expect(warning[0]!.msg).toContain("maxmemory-policy noeviction");
+    } finally {
+      await store.stop();
+      await server.stop();
+    }
+  });
+
+  it("says nothing with noeviction", async () => {
+    const { logger, lines } = memoryLogger();
+    const store = new RedisStateStore({ url: redisUrl, keyPrefix: uniquePrefix(), sessionTtl: 0, logger });
+    await store.start();
+    await store.stop();
+    expect(evictionWarnings(lines)).toEqual([]);
+    expect(lines.filter((l) => (l as { level?: number }).level === 40)).toEqual([]);
   });
 });

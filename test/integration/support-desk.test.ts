@@ -56,7 +56,8 @@ describe("the support-desk example app", () => {
 
     // the admin's next message goes back to the member
     fake.inject(desk.token, message(ADMIN, "Unplug it and run."));
-    await fake.waitFor(() => sentTo(desk.token, 101).length === 3);
+    // the member's answer and the admin's confirmation are two sends: wait for both
+    await fake.waitFor(() => sentTo(desk.token, 101).length === 3 && sentTo(desk.token, ADMIN).length === 4);
     expect(sentTo(desk.token, 101)[2]!.text).toBe("Answer from support:\nUnplug it and run.");
     expect(sentTo(desk.token, ADMIN).at(-1)!.text).toBe("Sent to chat 101.");
 

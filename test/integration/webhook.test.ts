@@ -9,6 +9,8 @@ import type { Host } from "../../src/host.js";
 const redisUrl = inject("redisUrl");
 const BOTS = [1, 2, 3].map((n) => ({ id: `w${n}`, token: fakeToken(40 + n) }));
 const secretOf = (b: { id: string; token: string }): string => webhookSecretFor(b, undefined);
+const post = (url: string, body: string, headers: Record<string, string> = {}) =>
+  fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
 
 describe("webhook mode, health, readiness and metrics", () => {
   let fake: FakeBotApi;
@@ -37,8 +39,6 @@ describe("webhook mode, health, readiness and metrics", () => {
     return { base };
   }
 
-  const post = (url: string, body: string, headers: Record<string, string> = {}) =>
-    fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
 
   it("sets each webhook with its secret, then answers updates Telegram posts; the same chat id keeps separate state per bot", async () => {
     const { base } = await start();
@@ -68,6 +68,8 @@ describe("webhook mode, health, readiness and metrics", () => {
     expect((await post(url, update, { "x-telegram-bot-api-secret-token": "wrong" })).status).toBe(401);
     expect((await post(url, update)).status).toBe(401);
     expect((await post(`${base}/tg/nobody`, update, good)).status).toBe(404);
+    expect((await post(`${base}/tg/%E0%A4%A`, update, good)).status).toBe(404); // not a URI: once a crash
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
     expect((await fetch(url, { headers: good })).status).toBe(405);
     expect((await post(url, JSON.stringify({ update_id: 1, pad: "x".repeat(2 * 1024 * 1024) }), good)).status).toBe(413);
     expect((await post(url, "{not json", good)).status).toBe(400);
@@ -102,8 +104,12 @@ describe("webhook mode, health, readiness and metrics", () => {
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     for (let i = 0; i < 5; i++) fake.inject(BOTS[2]!.token, message(100 + i, `m${i}`));
     await fake.waitForSent(BOTS[2]!.token, 5);
-    await new Promise((r) => setTimeout(r, 50));
-    const metrics = await (await fetch(`${base}/metrics`)).text();
+    // an update is counted once its journal entry is committed, just after its reply
+    let metrics = "";
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+      metrics = await (await fetch(`${base}/metrics`)).text();
+      if (metrics.includes('bot_host_updates_handled_total{bot="w3",type="message",outcome="ok"} 5')) break;
+    }
     expect(metrics).toContain('bot_host_updates_handled_total{bot="w3",type="message",outcome="ok"} 5');
     expect(metrics).toContain('bot_host_updates_received_total{bot="w3",type="message"} 5');
     expect(metrics).toContain('bot_host_bot_up{bot="w1"} 1');
@@ -118,6 +124,37 @@ describe("webhook mode, health, readiness and metrics", () => {
 });
 
 describe("readiness while starting", () => {
+  it("answers webhook requests 503 with Retry-After while the app still loads, and a stop then ends the start", async () => {
+    const fake = await FakeBotApi.start();
+    const b = { id: "early", token: fakeToken(61) };
+    fake.addBot(b.token);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const { loadConfig } = await import("../../src/config/index.js");
+    const { Host } = await import("../../src/host.js");
+    const { memoryLogger, writeConfig, fixture } = await import("../support/harness.js");
+    process.env.BOT_HOST_TEST_APP_DELAY = "600000";
+    const yaml = buildYaml({
+      apiRoot: fake.apiRoot, redisUrl, prefix: uniquePrefix(), bots: [b], app: fixture("slow-app.js"),
+      http: `http:\n  listen: "127.0.0.1:${port}"`, extra: "mode: webhook",
+    });
+    const h = new Host(await loadConfig(writeConfig(yaml), {}), memoryLogger().logger);
+    const started = h.start();
+    await fake.waitFor(() => h.httpAddress !== undefined && h.httpAddress.port === port, 10_000, "the HTTP server");
+    const res = await post(`${base}/telegram/${b.id}`, JSON.stringify({ update_id: 1, ...message(1, "early") }), {
+      "x-telegram-bot-api-secret-token": secretOf(b),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("1");
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ ready: false, store: { name: "redis", ok: true }, bots: {} });
+    await h.stop(); // does not wait for the app module, which would take ten minutes
+    expect(await started).toMatchObject({ enabled: 1, running: [] });
+    expect(fake.calls(b.token)).toEqual([]);
+    await fake.stop();
+  });
+
   it("is 503 until the bots are up", async () => {
     const fake = await FakeBotApi.start();
     const token = fakeToken(60);

@@ -213,26 +213,27 @@ describe("409 conflicts", () => {
 });
 
 describe("429 flood waits", () => {
-  it("answers the next N matching calls with retry_after and counts calls that did not wait", async () => {
+  it("answers the next N matching calls with retry_after; a wait holds the call's chat and counts calls that did not wait", async () => {
     fake.rateLimit(T1, { methods: ["sendMessage"], count: 2, retryAfter: 1 });
     const r1 = await call("sendMessage", { chat_id: 1, text: "a" });
     expect(r1.status).toBe(429);
     expect(r1.body).toEqual({ ok: false, error_code: 429, description: "Too Many Requests: retry after 1", parameters: { retry_after: 1 } });
     expect(r1.headers.get("retry-after")).toBe("1");
-    expect((await call("getMe")).status).toBe(200); // within graceMs: taken to be in flight already
-    await sleep(150);
-    expect((await call("getMe")).status).toBe(200); // not limited, but it did not wait
-    expect(await statusOf(poll())).toBe(200); // polling is not held by a flood wait of sends
+    expect(await statusOf(call("sendMessage", { chat_id: 2, text: "b" }))).toBe(429); // the rule's second 429: chat 2
+    expect((await call("getMe")).status).toBe(200); // neither chat's wait holds a call without a chat
+    expect(await statusOf(call("sendMessage", { chat_id: 3, text: "c" }))).toBe(200); // nor another chat
+    expect(await statusOf(poll())).toBe(200); // nor polling
+    expect(fake.retryAfterViolations(T1)).toBe(0);
+    expect(await statusOf(call("sendMessage", { chat_id: 1, text: "a" }))).toBe(200); // not enforced, but it did not wait
     expect(fake.retryAfterViolations(T1)).toBe(1);
-    await sleep(900);
-    expect(await statusOf(call("sendMessage", { chat_id: 1, text: "a" }))).toBe(429);
+    expect(fake.tooManyRequests(T1)).toBe(2);
     await sleep(1050);
-    expect(await statusOf(call("sendMessage", { chat_id: 1, text: "a" }))).toBe(200);
+    expect(await statusOf(call("sendMessage", { chat_id: 2, text: "b" }))).toBe(200);
     expect(fake.retryAfterViolations(T1)).toBe(1);
   });
 
-  it("every k-th call; clearRateLimit; enforce answers 429 until the wait is over", async () => {
-    fake.rateLimit(T1, { methods: ["GETME"], every: 3, retryAfter: 5, graceMs: 0 });
+  it("every k-th call; clearRateLimit; enforce answers 429 in the wait's scope until it is over", async () => {
+    fake.rateLimit(T1, { methods: ["GETME"], every: 3, retryAfter: 5 });
     const statuses: number[] = [];
     for (let i = 0; i < 6; i++) statuses.push(await statusOf(call("getMe")));
     expect(statuses).toEqual([200, 200, 429, 200, 200, 429]);
@@ -241,7 +242,49 @@ describe("429 flood waits", () => {
     expect(await Promise.all([1, 2, 3].map(() => statusOf(call("getMe"))))).toEqual([200, 200, 200]);
     fake.rateLimit(T1, { count: 1, retryAfter: 2, enforce: true });
     expect(await statusOf(call("getMe"))).toBe(429);
+    // a wait of a call without a chat holds the whole bot
     expect((await call("sendMessage", { chat_id: 1, text: "x" })).body.description).toBe("Too Many Requests: retry after 2");
+    fake.clearRateLimit(T1);
+    fake.rateLimit(T1, { methods: ["sendMessage"], count: 1, retryAfter: 3, enforce: true });
+    expect(await statusOf(call("sendMessage", { chat_id: 7, text: "x" }))).toBe(429);
+    expect((await call("sendMessage", { chat_id: 7, text: "y" })).body.description).toBe("Too Many Requests: retry after 3");
+    expect(await statusOf(call("sendMessage", { chat_id: 8, text: "z" }))).toBe(200);
+    expect(await statusOf(call("getMe"))).toBe(200);
+    expect(fake.retryAfterViolations(T1)).toBe(5); // three getMe, then one call in each held scope
+    expect(fake.tooManyRequests(T1)).toBe(6);
+  });
+});
+
+describe("Telegram's outgoing limits (limits option)", () => {
+  it("a second message within the chat's interval gets 429 and the chat (only) waits, enforced", async () => {
+    // One message per minute and chat: every call below lands well inside the interval, however slow the machine.
+    await restart({ limits: { perChatPerSecond: 1 / 60 } });
+    expect(await statusOf(call("sendMessage", { chat_id: 1, text: "first" }))).toBe(200);
+    const second = await call("sendMessage", { chat_id: 1, text: "too soon" });
+    expect(second.status).toBe(429);
+    expect(second.body.parameters?.retry_after).toBeGreaterThan(50);
+    expect(second.body.parameters?.retry_after).toBeLessThanOrEqual(60);
+    expect(fake.retryAfterViolations(T1)).toBe(0);
+    expect(await statusOf(call("sendMessage", { chat_id: 2, text: "other chat" }))).toBe(200);
+    expect(await statusOf(call("getMe"))).toBe(200); // not a message
+    expect(await statusOf(call("sendMessage", { chat_id: 1, text: "ignored the wait" }))).toBe(429);
+    expect(fake.retryAfterViolations(T1)).toBe(1);
+    expect(fake.tooManyRequests(T1)).toBe(2);
+    expect(fake.sent(T1).map((s) => s.text)).toEqual(["first", "other chat"]);
+  });
+
+  it("groups: N per minute; the bot: N per second over all chats, which holds every chat", async () => {
+    await restart({ limits: { perChatPerSecond: 1000, perGroupPerMinute: 3, perBotPerSecond: 1000 } });
+    const group = await Promise.all([1, 2, 3, 4].map((i) => call("sendMessage", { chat_id: -100, text: `g${i}` })));
+    expect(group.map((r) => r.status).sort()).toEqual([200, 200, 200, 429]);
+    expect(await statusOf(call("sendMessage", { chat_id: -200, text: "other group" }))).toBe(200);
+    await restart({ limits: { perBotPerSecond: 1 / 100, retryAfter: 7 } });
+    expect(await statusOf(call("sendMessage", { chat_id: 10, text: "a" }))).toBe(200);
+    const over = await call("sendMessage", { chat_id: 11, text: "b" });
+    expect(over.body).toMatchObject({ error_code: 429, parameters: { retry_after: 7 } });
+    expect(await statusOf(call("sendMessage", { chat_id: 12, text: "c" }))).toBe(429);
+    expect(await statusOf(call("getMe"))).toBe(200);
+    expect(fake.retryAfterViolations(T1)).toBe(1);
   });
 });
 

@@ -8,6 +8,8 @@ import { join } from "node:path";
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
+  /** Process id of the server (to pause it with SIGSTOP, say). */
+  readonly pid: number;
   /** Stops the server (SIGKILL after a short grace) and removes its directory. */
   stop(): Promise<void>;
 }
@@ -37,13 +39,13 @@ export function hasRedisServer(): boolean {
 }
 
 /** Starts a fresh `redis-server` and resolves once it accepts connections. */
-export async function startRedisServer(fixedPort?: number): Promise<RedisServer> {
+export async function startRedisServer(fixedPort?: number, extraArgs: string[] = []): Promise<RedisServer> {
   if (!hasRedisServer()) throw new Error(REDIS_MISSING);
   const port = fixedPort ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), "bot-host-redis-"));
   const child: ChildProcess = spawn(
     "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", ""],
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", "", ...extraArgs],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   await new Promise<void>((resolve, reject) => {
@@ -70,8 +72,10 @@ export async function startRedisServer(fixedPort?: number): Promise<RedisServer>
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
+    pid: child.pid ?? -1,
     async stop() {
       if (child.exitCode === null) {
+        child.kill("SIGCONT");
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGTERM");
         const timer = setTimeout(() => child.kill("SIGKILL"), 2_000);

@@ -2,17 +2,18 @@ import { STATUS_CODES } from "node:http";
 import { ApiError, type RateLimitRule } from "./types.js";
 
 /**
- * A client whose retry arrives this many ms before retry_after has passed still counts as waiting (Node timers and
- * `Date.now()` may disagree by a millisecond or two).
+ * A client whose retry arrives this many ms before retry_after has passed still counts as waiting (Node timers may
+ * fire a millisecond early on the clock the fake reads).
  */
 const RETRY_AFTER_SLACK_MS = 5;
-/** Default of {@link RateLimitRule.graceMs}. */
-const DEFAULT_GRACE_MS = 100;
 
-/** A flood wait: calls of its kind should not arrive before `until`; those before `graceEnd` were in flight. */
+/**
+ * A flood wait: calls of its scope should not arrive before `until` (performance.now() ms). Calls that reached the
+ * fake before the 429 was answered (arrival number up to `seq`) were on their way already and do not count.
+ */
 interface Wait {
   until: number;
-  graceEnd: number;
+  seq: number;
   enforce: boolean;
 }
 
@@ -24,7 +25,6 @@ interface Rule {
   seen: number;
   retryAfter: number;
   enforce: boolean;
-  graceMs: number;
 }
 
 interface Pending {
@@ -33,14 +33,39 @@ interface Pending {
   ms?: number;
 }
 
+/** One call as the fault checks see it. */
+export interface Arrival {
+  method: string;
+  /** The call's `chat_id` as a string, if it has one. */
+  chat: string | undefined;
+  /** Arrival number (every request the fake receives gets the next one) and time (performance.now()). */
+  seq: number;
+  at: number;
+}
+
+/**
+ * The scopes a flood wait can hold: one chat (`c:<chat_id>`), every call in a chat (`chats`: the per-bot message
+ * limit), the whole bot (`bot`: a 429 to a call without a chat), and polling (`poll`): Telegram does not hold
+ * getUpdates for a flood wait of sends. A call in a chat is held by its chat's, the chats' and the bot's waits.
+ */
+export function scopesOf(call: Pick<Arrival, "method" | "chat">): string[] {
+  if (call.method === "getUpdates") return ["poll"];
+  return call.chat === undefined ? ["bot"] : [`c:${call.chat}`, "chats", "bot"];
+}
+
+/** The scope a 429 to this call starts a wait in: its chat, else the bot (else polling). */
+function ownScope(call: Pick<Arrival, "method" | "chat">): string {
+  return scopesOf(call)[0]!;
+}
+
 /** Faults injected into one bot's calls: flood waits (429), failures (5xx) and delays. */
 export class Faults {
-  /** Calls that arrived before the retry_after of an earlier 429 had passed. */
+  /** Calls that arrived inside the retry_after of an earlier 429 of their scope, not counting those in flight. */
   violations = 0;
+  /** 429 answers given, for any reason. */
+  tooMany = 0;
   private rules: Rule[] = [];
-  /** The wait of the bot's calls, and the separate one of getUpdates (Telegram does not hold polling for sends). */
-  private wait: Wait = { until: 0, graceEnd: 0, enforce: false };
-  private pollWait: Wait = { until: 0, graceEnd: 0, enforce: false };
+  private waits = new Map<string, Wait>();
   private readonly failures = new Map<string, Pending>();
   private readonly delays = new Map<string, Pending>();
 
@@ -54,15 +79,13 @@ export class Faults {
       seen: 0,
       retryAfter: Math.ceil(rule.retryAfter),
       enforce: rule.enforce === true,
-      graceMs: rule.graceMs ?? DEFAULT_GRACE_MS,
     });
   }
 
-  /** Removes every flood-wait rule and forgets the current wait. */
+  /** Removes every flood-wait rule and forgets the current waits. */
   clearRules(): void {
     this.rules = [];
-    this.wait = { until: 0, graceEnd: 0, enforce: false };
-    this.pollWait = { until: 0, graceEnd: 0, enforce: false };
+    this.waits = new Map();
   }
 
   /** The next `count` calls of `method` fail with HTTP `status`. */
@@ -77,11 +100,15 @@ export class Faults {
     else this.delays.delete(method.toLowerCase());
   }
 
-  /** Called when a call arrives: counts retry_after violations (calls still in flight at the 429 excepted). */
-  arrive(method: string): void {
-    const w = this.waitOf(method);
-    const t = performance.now();
-    if (t >= w.graceEnd && t < w.until - RETRY_AFTER_SLACK_MS) this.violations++;
+  /** Called when a call arrives: counts a retry_after violation (calls in flight at the 429 excepted). */
+  arrive(call: Arrival): void {
+    for (const scope of scopesOf(call)) {
+      const w = this.waits.get(scope);
+      if (w !== undefined && call.seq > w.seq && call.at < w.until - RETRY_AFTER_SLACK_MS) {
+        this.violations++;
+        return;
+      }
+    }
   }
 
   /** How long to hold a call of `method` before answering it, or undefined. */
@@ -89,17 +116,23 @@ export class Faults {
     return take(this.delays, method.toLowerCase())?.ms;
   }
 
-  /** The error to answer a call of `method` with instead of running it, or undefined. */
-  check(method: string): ApiError | undefined {
-    const lower = method.toLowerCase();
+  /**
+   * The error to answer a call with instead of running it, or undefined: an injected failure, Telegram's 429 for a
+   * call inside an enforced wait, or a 429 of a matching rule (which starts a wait in the call's own scope).
+   * `latestSeq` is the arrival number of the newest request the fake has received.
+   */
+  check(call: Arrival, latestSeq: number): ApiError | undefined {
+    const lower = call.method.toLowerCase();
     const failure = take(this.failures, lower);
     if (failure !== undefined) {
       const status = failure.status ?? 500;
       return new ApiError(status, STATUS_CODES[status] ?? `Error ${status}`);
     }
     const t = performance.now();
-    const wait = this.waitOf(method);
-    if (wait.enforce && t < wait.until) return tooMany(Math.ceil((wait.until - t) / 1000));
+    for (const scope of scopesOf(call)) {
+      const w = this.waits.get(scope);
+      if (w !== undefined && w.enforce && t < w.until) return this.tooManyRequests(Math.ceil((w.until - t) / 1000));
+    }
     let hit: Rule | undefined;
     for (const rule of this.rules) {
       if (rule.left <= 0 || (rule.methods !== undefined && !rule.methods.has(lower))) continue;
@@ -110,19 +143,26 @@ export class Faults {
       }
     }
     if (hit === undefined) return undefined;
-    wait.until = Math.max(wait.until, t + hit.retryAfter * 1000);
-    wait.graceEnd = t + hit.graceMs;
-    wait.enforce = hit.enforce;
-    return tooMany(hit.retryAfter);
+    return this.startWait(ownScope(call), hit.retryAfter, hit.enforce, latestSeq);
   }
 
-  private waitOf(method: string): Wait {
-    return method === "getUpdates" ? this.pollWait : this.wait;
+  /** Answers 429 with `retryAfter` seconds and starts (or extends) the wait of `scope`. */
+  startWait(scope: string, retryAfter: number, enforce: boolean, latestSeq: number): ApiError {
+    const now = performance.now();
+    const w = this.waits.get(scope);
+    const running = w !== undefined && w.until > now;
+    this.waits.set(scope, {
+      until: Math.max(running ? w.until : 0, now + retryAfter * 1000),
+      seq: latestSeq,
+      enforce: enforce || (running && w.enforce),
+    });
+    return this.tooManyRequests(retryAfter);
   }
-}
 
-function tooMany(seconds: number): ApiError {
-  return new ApiError(429, `Too Many Requests: retry after ${seconds}`, { retry_after: seconds });
+  private tooManyRequests(seconds: number): ApiError {
+    this.tooMany++;
+    return new ApiError(429, `Too Many Requests: retry after ${seconds}`, { retry_after: seconds });
+  }
 }
 
 function take(map: Map<string, Pending>, key: string): Pending | undefined {

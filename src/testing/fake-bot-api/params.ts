@@ -154,3 +154,21 @@ export function chatIdArg(value: unknown): number | string | undefined {
   const v = value.trim();
   return /^-?\d+$/.test(v) ? Number(v) : v;
 }
+
+/** The path segment decoded (as it came when it is not valid percent-encoding). */
+export function decodePath(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+/** An AbortSignal that fires when the client closes the connection before the answer is written. */
+export function closeSignal(res: ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  res.once("close", () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}

@@ -27,6 +27,11 @@ export interface FakeBotApiOptions {
    * With false only the counters are kept (`callCount`, `sentCount`): for benchmarks.
    */
   record?: boolean;
+  /**
+   * Enforce Telegram's outgoing limits ({@link TelegramLimits}; `true` for the defaults). A call that breaks one is
+   * answered 429 and starts an enforced wait in the limit's scope (the chat, or the bot for the per-bot limit).
+   */
+  limits?: TelegramLimits | boolean;
 }
 
 /** What `FakeBotApi.addBot` accepts. */
@@ -93,13 +98,26 @@ export interface RateLimitRule {
   every?: number;
   /** The `retry_after` to answer with, in seconds. */
   retryAfter: number;
-  /** Like Telegram, also answer 429 (with the seconds left) to any call arriving before the wait is over. */
-  enforce?: boolean;
   /**
-   * Calls arriving within this many ms after a 429 are taken to have been in flight already (sent before the
-   * client could see the 429) and are not counted by `retryAfterViolations` (default 100).
+   * Like Telegram, also answer 429 (with the seconds left) to any call arriving in the wait's scope before the wait
+   * is over. The scope is the call's chat for a call with a `chat_id`, else the whole bot (getUpdates: polling).
    */
-  graceMs?: number;
+  enforce?: boolean;
+}
+
+/**
+ * Telegram's published outgoing limits, enforced per bot on every call with a `chat_id` (but getUpdates); see
+ * `FakeBotApiOptions.limits`. Defaults: 1 message/s per chat, 20/min per group or channel, 30/s per bot.
+ */
+export interface TelegramLimits {
+  /** Messages per second in one chat, private or group (default 1). */
+  perChatPerSecond?: number;
+  /** Messages per minute in one group or channel (negative or @username chat_id; default 20). */
+  perGroupPerMinute?: number;
+  /** Messages per second of the bot, all chats together (default 30). */
+  perBotPerSecond?: number;
+  /** The `retry_after` (s) of every 429 for a broken limit; by default the whole seconds until the call would fit. */
+  retryAfter?: number;
 }
 
 /** `parameters` of a failed answer. */

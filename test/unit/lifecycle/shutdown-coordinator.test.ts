@@ -13,8 +13,9 @@ function setup(stop: () => Promise<void>) {
   return { proc, exits, lines, c };
 }
 
+// Waits for a state; the test's own timeout is the only limit.
 const until = async (cond: () => boolean): Promise<void> => {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  while (!cond()) await new Promise((r) => setTimeout(r, 5));
 };
 
 describe("ShutdownCoordinator", () => {
@@ -62,11 +63,47 @@ describe("ShutdownCoordinator", () => {
     expect(proc.listenerCount("SIGHUP")).toBe(0);
   });
 
+  it("an uncaught exception is logged with its stack, stops the target in order, and exits 1", async () => {
+    let stops = 0;
+    const { proc, exits, lines } = setup(async () => void stops++);
+    proc.emit("uncaughtException", new TypeError("a bug"));
+    await until(() => exits.length > 0);
+    expect(exits).toEqual([1]);
+    expect(stops).toBe(1);
+    const line = lines.find((l) => typeof l.msg === "string" && l.msg.startsWith("uncaught exception"));
+    expect(line).toMatchObject({ level: 50, err: { type: "TypeError", message: "a bug" } });
+    expect(String((line?.err as { stack?: string }).stack)).toContain("TypeError: a bug");
+    expect(lines.find((l) => l.msg === "shutdown complete")).toMatchObject({ exit_code: 1 });
+  });
+
+  it("an uncaught exception during a signal's stop turns the exit code to 1", async () => {
+    let finish!: () => void;
+    const { proc, exits } = setup(() => new Promise<void>((r) => (finish = r)));
+    proc.emit("SIGTERM", "SIGTERM");
+    proc.emit("uncaughtException", new Error("while draining"));
+    finish();
+    await until(() => exits.length > 0);
+    expect(exits).toEqual([1]);
+  });
+
+  it("a signal before there is anything to stop exits 0 at once, also before a logger is given", async () => {
+    const proc = new EventEmitter();
+    const exits: number[] = [];
+    const c = new ShutdownCoordinator({ exit: (code) => exits.push(code), processLike: proc as never });
+    c.install();
+    proc.emit("SIGINT", "SIGINT");
+    await until(() => exits.length > 0);
+    expect(exits).toEqual([0]);
+    expect(c.isStopping).toBe(true);
+    c.uninstall();
+  });
+
   it("uninstall removes its handlers", () => {
     const { proc, c } = setup(async () => {});
     expect(proc.listenerCount("SIGINT")).toBe(1);
     c.uninstall();
     expect(proc.listenerCount("SIGINT")).toBe(0);
     expect(proc.listenerCount("SIGTERM")).toBe(0);
+    expect(proc.listenerCount("uncaughtException")).toBe(0);
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backoffDelay, sleep } from "../../../src/runtime/backoff.js";
+import { backoffDelay, sleep } from "../../../src/transport/backoff.js";
 
 describe("backoff", () => {
   it("grows exponentially with jitter and is capped", () => {

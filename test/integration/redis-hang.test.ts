@@ -1,0 +1,87 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { Redis } from "ioredis";
+import { FakeBotApi } from "../support/fake-bot-api.js";
+import { message } from "../support/updates.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
+import { buildYaml, fakeToken, startHost, uniquePrefix, type LogLine } from "../support/harness.js";
+import type { Host } from "../../src/host.js";
+
+const BOTS = [1, 2].map((n) => ({ id: `hang${n}`, token: fakeToken(520 + n) }));
+
+describe("a Redis that hangs (SIGSTOP) while the host runs", () => {
+  let fake: FakeBotApi | undefined;
+  let host: Host | undefined;
+  let redis: RedisServer | undefined;
+  afterEach(async () => {
+    if (redis !== undefined) process.kill(redis.pid, "SIGCONT");
+    await host?.stop(5_000).catch(() => undefined);
+    host = undefined;
+    await redis?.stop();
+    await fake?.stop();
+  });
+
+  it("turns /readyz 503 with the reason within 5 s, back to 200 after SIGCONT; lost 0, repeated 0", async () => {
+    fake = await FakeBotApi.start();
+    for (const b of BOTS) fake.addBot(b.token);
+    redis = await startRedisServer();
+    const prefix = uniquePrefix();
+    let lines: LogLine[];
+    ({ host, lines } = await startHost(buildYaml({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix, bots: BOTS })));
+    const base = `http://127.0.0.1:${host.httpAddress!.port}`;
+    const readyz = async (): Promise<{ status: number; body: { ready: boolean; store: { ok: boolean; reason?: string } } }> => {
+      const res = await fetch(`${base}/readyz`);
+      return { status: res.status, body: (await res.json()) as never };
+    };
+    const metric = async (): Promise<string | undefined> =>
+      /^bot_host_redis_connected (\d)$/m.exec(await (await fetch(`${base}/metrics`)).text())?.[1];
+    const poll = async <T>(read: () => Promise<T>, ok: (v: T) => boolean, timeoutMs: number, what: string): Promise<T> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const v = await read();
+        if (ok(v)) return v;
+        if (Date.now() > deadline) throw new Error(`${what}: still ${JSON.stringify(v)} after ${timeoutMs} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    expect((await readyz()).status).toBe(200);
+
+    const perChat = new Map<string, number>();
+    let n = 0;
+    const send = (): void => {
+      const b = BOTS[n % 2]!;
+      const chat = 40 + (n % 5);
+      perChat.set(`${b.id}:${chat}`, (perChat.get(`${b.id}:${chat}`) ?? 0) + 1);
+      fake!.inject(b.token, message(chat, `h${n}`));
+      n++;
+    };
+    const load = setInterval(send, 20);
+    try {
+      await fake.waitFor(() => BOTS.every((b) => fake!.sentCount(b.token) >= 5), 10_000, "answers before the pause");
+      process.kill(redis.pid, "SIGSTOP");
+      const paused = await poll(readyz, (r) => r.status === 503, 5_000, "/readyz while Redis is paused");
+      expect(paused.body).toMatchObject({ ready: false, store: { ok: false, reason: expect.stringContaining("PING") } });
+      expect(await metric()).toBe("0");
+      process.kill(redis.pid, "SIGCONT");
+      await poll(readyz, (r) => r.status === 200, 10_000, "/readyz after SIGCONT");
+      expect(await metric()).toBe("1");
+    } finally {
+      clearInterval(load);
+    }
+    const total = n;
+    const labels = (): string[] => BOTS.flatMap((b) => fake!.sent(b.token).map((s) => s.text.split("|")[3]!));
+    await fake.waitFor(() => labels().length >= total, 15_000, "every update answered");
+    expect(labels().length).toBe(total);
+    expect(new Set(labels()).size).toBe(total);
+    const check = new Redis(redis.url);
+    try {
+      for (const [key, count] of perChat) {
+        const [bot, chat] = key.split(":");
+        expect(JSON.parse((await check.get(`${prefix}session:${bot}:${chat}`)) ?? "null"), key).toEqual({ count });
+      }
+    } finally {
+      check.disconnect();
+    }
+    expect(lines.filter((l) => l.msg?.startsWith("Redis is not answering"))).toHaveLength(1);
+    expect(lines.filter((l) => l.msg?.startsWith("Redis answers again"))).toHaveLength(1);
+  }, 60_000);
+});

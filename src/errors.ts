@@ -1,38 +1,48 @@
 /**
- * The error-code catalogue. Every error bot-host raises on purpose carries one of these stable codes and a
- * message a user can act on; the original error, if any, is kept as `cause`.
+ * The error-code catalogue and the exit codes they map to. Every error bot-host raises on purpose carries one
+ * of these stable codes and a message a user can act on; the original error, if any, is kept as `cause`.
  */
-export const ErrorCodes = {
+
+/** Exit codes of the process (also documented in the README). */
+export const ExitCodes = { OK: 0, RUNTIME: 1, CONFIG: 2, SIGINT: 130, SIGTERM: 143 } as const;
+
+/** Each stable code with the exit code of a CLI command that ends on it. */
+const CATALOGUE = {
   /** bots.yaml (or a reload of it) failed validation; `ConfigError.issues` lists every problem. */
-  CONFIG_INVALID: "BOT_HOST_CONFIG_INVALID",
+  CONFIG_INVALID: { code: "BOT_HOST_CONFIG_INVALID", exit: ExitCodes.CONFIG },
   /** The config file could not be read at all. */
-  CONFIG_UNREADABLE: "BOT_HOST_CONFIG_UNREADABLE",
+  CONFIG_UNREADABLE: { code: "BOT_HOST_CONFIG_UNREADABLE", exit: ExitCodes.CONFIG },
   /** The `app` module could not be loaded or does not export a Composer or middleware. */
-  APP_INVALID: "BOT_HOST_APP_INVALID",
+  APP_INVALID: { code: "BOT_HOST_APP_INVALID", exit: ExitCodes.RUNTIME },
   /** Telegram answered 401 for a token: the token is wrong or was revoked. */
-  BOT_UNAUTHORIZED: "BOT_HOST_BOT_UNAUTHORIZED",
+  BOT_UNAUTHORIZED: { code: "BOT_HOST_BOT_UNAUTHORIZED", exit: ExitCodes.RUNTIME },
   /** Telegram answered 409: another process polls with this token, or a webhook is set. */
-  BOT_CONFLICT: "BOT_HOST_BOT_CONFLICT",
+  BOT_CONFLICT: { code: "BOT_HOST_BOT_CONFLICT", exit: ExitCodes.RUNTIME },
   /** The Bot API could not be reached within the start deadline. */
-  BOT_API_UNREACHABLE: "BOT_HOST_BOT_API_UNREACHABLE",
-  /** Redis could not be reached at start. */
-  REDIS_UNREACHABLE: "BOT_HOST_REDIS_UNREACHABLE",
-  /** No enabled bot could be started. */
-  NO_BOT_STARTED: "BOT_HOST_NO_BOT_STARTED",
-  /** The drain after a stop signal did not finish within `shutdown.drain_timeout`. */
-  DRAIN_TIMEOUT: "BOT_HOST_DRAIN_TIMEOUT",
-  /** A step of the ordered shutdown failed (the later steps still ran); the process exits 1. */
-  SHUTDOWN_FAILED: "BOT_HOST_SHUTDOWN_FAILED",
-  /** Redis did not close cleanly (QUIT unanswered or refused); the connection was dropped. */
-  REDIS_CLOSE_FAILED: "BOT_HOST_REDIS_CLOSE_FAILED",
+  BOT_API_UNREACHABLE: { code: "BOT_HOST_BOT_API_UNREACHABLE", exit: ExitCodes.RUNTIME },
   /** A Bot API call still waiting for its turn under the rate limits when its bot stopped; it was not sent. */
-  CALL_NOT_SENT: "BOT_HOST_CALL_NOT_SENT",
-  /** Wrong command-line usage. */
-  USAGE: "BOT_HOST_USAGE",
+  CALL_NOT_SENT: { code: "BOT_HOST_CALL_NOT_SENT", exit: ExitCodes.RUNTIME },
+  /** Redis could not be reached at start. */
+  REDIS_UNREACHABLE: { code: "BOT_HOST_REDIS_UNREACHABLE", exit: ExitCodes.RUNTIME },
+  /** Redis did not close cleanly (QUIT unanswered or refused); the connection was dropped. */
+  REDIS_CLOSE_FAILED: { code: "BOT_HOST_REDIS_CLOSE_FAILED", exit: ExitCodes.RUNTIME },
+  /** The drain after a stop signal did not finish within `shutdown.drain_timeout`. */
+  DRAIN_TIMEOUT: { code: "BOT_HOST_DRAIN_TIMEOUT", exit: ExitCodes.RUNTIME },
+  /** A step of the ordered shutdown failed (the later steps still ran). */
+  SHUTDOWN_FAILED: { code: "BOT_HOST_SHUTDOWN_FAILED", exit: ExitCodes.RUNTIME },
 } as const;
 
+type Catalogue = typeof CATALOGUE;
+
+/** The stable codes by name: branch on these, never on a message. */
+export const ErrorCodes = Object.fromEntries(Object.entries(CATALOGUE).map(([name, e]) => [name, e.code])) as {
+  readonly [K in keyof Catalogue]: Catalogue[K]["code"];
+};
+
 /** One of the stable error codes of {@link ErrorCodes}. */
-export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+export type ErrorCode = Catalogue[keyof Catalogue]["code"];
+
+const EXIT_OF = new Map<string, number>(Object.values(CATALOGUE).map((e) => [e.code, e.exit]));
 
 /** Base class of every error bot-host raises on purpose. Branch on `code`, never on the message. */
 export class BotHostError extends Error {
@@ -49,4 +59,9 @@ export class BotHostError extends Error {
 /** True for errors raised by bot-host on purpose (user-facing, printed without a stack trace). */
 export function isBotHostError(error: unknown): error is BotHostError {
   return error instanceof BotHostError;
+}
+
+/** The exit code a CLI command ends with when it fails on `error` (1 for anything not in the catalogue). */
+export function exitCodeOf(error: unknown): number {
+  return isBotHostError(error) ? (EXIT_OF.get(error.code) ?? ExitCodes.RUNTIME) : ExitCodes.RUNTIME;
 }

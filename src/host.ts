@@ -1,23 +1,24 @@
-import { BotHostError, ErrorCodes } from "./errors.js";
+import { DrainTimeoutError, ShutdownFailedError, ShutdownSteps, type CutReport } from "./lifecycle/shutdown-steps.js";
 import type { Config } from "./config/index.js";
 import { redactUrl } from "./config/token.js";
 import type { Logger } from "./logging/logger.js";
-import { loadApp } from "./bots/app-loader.js";
-import { createPipeline, floodLimitOf } from "./bots/pipeline.js";
+import { loadApp } from "./runtime/app-loader.js";
+import { createPipeline, floodLimitOf } from "./runtime/pipeline.js";
 import { createKeys } from "./storage/keys.js";
 import { MemoryStateStore } from "./storage/memory-state-store.js";
 import { RedisStateStore } from "./storage/redis-state-store.js";
 import type { StateStore } from "./storage/state-store.js";
 import { createSharedTransport, type SharedTransport } from "./transport/shared-transport.js";
 import { Admission } from "./runtime/admission.js";
-import { BotRegistry } from "./bots/registry.js";
+import { BotRegistry } from "./runtime/registry.js";
 import type { BotStop } from "./runtime/bot-runner.js";
+import { observeBoth, type RuntimeObserver } from "./runtime/observer.js";
 import { ConfigWatcher } from "./lifecycle/config-watcher.js";
 import { reloadBots, type ReloadReport } from "./lifecycle/reload.js";
 import { HostMetrics } from "./http/metrics.js";
 import { HttpServer, type Readiness } from "./http/server.js";
 import { createWebhookHandler } from "./http/webhook-handler.js";
-import { webhookSecretFor } from "./http/webhook-secret.js";
+import { resolveBot } from "./config/bot-settings.js";
 import { createApiLimits } from "./transport/limits.js";
 
 /** What `start()` reports: which enabled bots run and which do not (and why). */
@@ -27,28 +28,7 @@ export interface StartReport {
   readonly notRunning: ReadonlyArray<{ bot: string; state: string; reason: string | undefined }>;
 }
 
-/** Updates that were fetched but not finished when a stop was cut short, per bot. */
-export interface CutReport {
-  readonly total: number;
-  readonly bots: ReadonlyArray<{ bot: string; update_ids: number[] }>;
-}
-
-/** Raised by `stop()` when the drain did not finish within `shutdown.drain_timeout`. */
-export class DrainTimeoutError extends BotHostError {
-  constructor(readonly cut: CutReport, seconds: number) {
-    super(
-      ErrorCodes.DRAIN_TIMEOUT,
-      `drain did not finish within shutdown.drain_timeout (${seconds} s); ${cut.total} update(s) cut off, the next start handles them`,
-    );
-  }
-}
-
-/** Raised by `stop()` when a shutdown step failed; the steps after it still ran. */
-export class ShutdownFailedError extends BotHostError {
-  constructor(readonly steps: readonly string[]) {
-    super(ErrorCodes.SHUTDOWN_FAILED, `shutdown step(s) failed: ${steps.join(", ")}; see the log lines above for the cause`);
-  }
-}
+export { DrainTimeoutError, ShutdownFailedError, type CutReport };
 
 /** Tuning knobs that are not part of bots.yaml. */
 export interface HostOptions {
@@ -59,8 +39,8 @@ export interface HostOptions {
   startTimeoutMs?: number;
   /** After this long (ms) a webhook request is answered and its update finishes in the background; default 25 s. */
   webhookReplyTimeoutMs?: number;
-  /** Told when an update's handling ended (handled or failed): for `bot-host bench`. */
-  onHandled?: (botId: string, updateId: number) => void;
+  /** Told what the runtime reports, besides the host's own metrics (`bot-host bench` counts handled updates). */
+  observer?: Partial<RuntimeObserver>;
 }
 
 const START_TIMEOUT_MS = 10_000;
@@ -85,6 +65,7 @@ export class Host {
   private http: HttpServer | undefined;
   /** The host's Prometheus metrics. */
   readonly metrics: HostMetrics;
+  private readonly observer: RuntimeObserver;
   private transport: SharedTransport | undefined;
   private starting: Promise<StartReport> | undefined;
   private stopping: Promise<void> | undefined;
@@ -109,8 +90,9 @@ export class Host {
     this.rootLogger = logger;
     this.metrics = new HostMetrics({
       bots: () => (this.runners?.all() ?? []).map((r) => ({ id: r.id, up: r.state === "running", inFlight: r.tracker.size })),
-      redisStatus: () => (this.store?.durable === true ? (this.store.health().ok ? "ready" : "not answering") : undefined),
+      redisConnected: () => (this.store?.durable === true ? this.store.health().ok : undefined),
     });
+    this.observer = options.observer === undefined ? this.metrics : observeBoth(this.metrics, options.observer);
   }
 
   /** The config in force: the bots as last reloaded, the rest as at start. */
@@ -134,11 +116,6 @@ export class Host {
     const health = this.store?.health() ?? { ok: false, reason: "not started" };
     const store = { name: this.store?.name ?? "none", ...health };
     return { ready: allRunning && health.ok && !this.stopRequested, draining: this.stopRequested, store, bots };
-  }
-
-  /** True once a stop began: readiness is false from then on. */
-  get draining(): boolean {
-    return this.stopRequested;
   }
 
   /** Starts everything; see the class comment for the order. Rejects only on errors that concern every bot. */
@@ -179,7 +156,7 @@ export class Host {
       webhook: createWebhookHandler({
         lookup: (id) => {
           const r = this.runners?.get(id);
-          return r?.config.mode === "webhook" ? r : undefined;
+          return r?.settings.mode === "webhook" ? r : undefined;
         },
         draining: () => this.stopRequested,
         // Until the bots exist a request cannot be routed: 503, and Telegram delivers it again.
@@ -203,22 +180,15 @@ export class Host {
         app,
         this.store,
         keys,
-        floodLimitOf(incoming, incoming.enabled ? this.store.connection("flood") : undefined, (bot) => this.metrics.floodLimited.inc({ bot })),
+        floodLimitOf(incoming, incoming.enabled ? this.store.connection("flood") : undefined, (bot) => this.observer.floodLimited(bot)),
       ),
       appConfig: config.app_config,
-      polling: config.polling,
-      webhook: {
-        publicUrl: config.webhook.public_url,
-        pathPrefix: config.webhook.path_prefix,
-        maxConnections: config.webhook.max_connections,
-        replyTimeoutMs: this.options.webhookReplyTimeoutMs ?? 25_000,
-      },
-      metrics: this.metrics,
-      ...(this.options.onHandled === undefined ? {} : { onHandled: this.options.onHandled }),
+      webhookReplyTimeoutMs: this.options.webhookReplyTimeoutMs ?? 25_000,
+      observer: this.observer,
       limits,
       startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
     };
-    this.runners = new BotRegistry(shared, this.rootLogger, (bot) => webhookSecretFor(bot, config.webhook.secret));
+    this.runners = new BotRegistry(shared, this.rootLogger, (bot) => resolveBot(config, bot));
     const runners = enabled.map((bot) => this.runners.add(bot));
     if (enabled.length === 0) this.log.warn("no enabled bots in the config; the host idles until stopped");
     if (this.options.configPath !== undefined && this.options.watchConfig !== false) {
@@ -274,7 +244,7 @@ export class Host {
         logger: this.log,
         apply: (config) => (this.current = config),
       });
-      this.metrics.reloads.inc({ outcome: report.ok ? "applied" : "rejected" });
+      this.metrics.reloaded(report.ok ? "applied" : "rejected");
       return report;
     });
     this.reloading = next;
@@ -302,20 +272,9 @@ export class Host {
   private async doStop(drainTimeoutMs: number): Promise<void> {
     this.stopRequested = true;
     this.beginStop();
-    const failed: string[] = [];
-    const step = async (n: number, doing: string, done: string, run: () => Promise<Record<string, unknown>>): Promise<void> => {
-      const t0 = performance.now();
-      try {
-        const fields = await run();
-        this.log.info({ step: n, ms: Math.round(performance.now() - t0), ...fields }, `shutdown step ${n}/5: ${done}`);
-      } catch (err) {
-        failed.push(`${n}/5 ${doing}`);
-        this.log.error({ step: n, ms: Math.round(performance.now() - t0), err, failed: true }, `shutdown step ${n}/5 failed: ${doing}`);
-      }
-    };
-
+    const steps = new ShutdownSteps(this.log, 5);
     let stops: BotStop[] = [];
-    await step(1, "stop intake", "stopped intake", async () => {
+    await steps.run(1, "stop intake", "stopped intake", async () => {
       const stopAll = (): BotStop[] => (this.runners?.all() ?? []).map((r) => r.stop(drainTimeoutMs));
       stops = stopAll();
       // A start still in progress settles quickly once intake is stopped (its signal is aborted); bots it
@@ -336,18 +295,18 @@ export class Host {
     }
     this.log.info({ step: 2, ms: Math.round(performance.now() - t0), updates: inFlight }, "shutdown step 2/5: drained");
 
-    await step(3, "confirm offsets", "confirmed offsets", async () => ({
+    await steps.run(3, "confirm offsets", "confirmed offsets", async () => ({
       bots: (await Promise.all(stops.map((s) => s.done))).filter((r) => r.offset !== undefined).length,
     }));
-    await step(4, "close the HTTP server and the shared HTTP agent", "closed the HTTP server and the shared HTTP agent", async () => {
+    await steps.run(4, "close the HTTP server and the shared HTTP agent", "closed the HTTP server and the shared HTTP agent", async () => {
       await Promise.all([this.http?.stop(), this.transport?.stop()]);
       return {};
     });
     // State goes last: everything above may still write to it (throttle counters, journal commits).
-    await step(5, "close state", "closed state", async () => {
+    await steps.run(5, "close state", "closed state", async () => {
       await this.store?.stop();
       return { store: this.store?.name ?? "none" };
     });
-    if (failed.length > 0) throw new ShutdownFailedError(failed);
+    steps.finish();
   }
 }

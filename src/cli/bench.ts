@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { loadConfig, type Config } from "../config/index.js";
 import { createLogger } from "../logging/logger.js";
-import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
+import { ExitCodes } from "../errors.js";
 import { Host } from "../host.js";
 import { FakeBotApi } from "../testing/fake-bot-api.js";
 import { message } from "../testing/updates.js";
@@ -50,10 +50,12 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const latencies: number[] = [];
   let handled = 0;
   const host = new Host(config, createLogger({ level: "error" }), {
-    onHandled: (bot, id) => {
-      const t = injectedAt.get(`${bot}:${id}`);
-      if (t !== undefined) latencies.push(performance.now() - t);
-      handled++;
+    observer: {
+      updateHandled: (bot, _type, _outcome, _seconds, id) => {
+        const t = injectedAt.get(`${bot}:${id}`);
+        if (t !== undefined) latencies.push(performance.now() - t);
+        handled++;
+      },
     },
   });
   const tty = process.stderr.isTTY === true;

@@ -1,5 +1,5 @@
 import { loadConfig, redactToken, redactUrl, type Config } from "../config/index.js";
-import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
+import { ExitCodes } from "../errors.js";
 import { toGrammySignal } from "../runtime/signal.js";
 import { reportError } from "./print.js";
 

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { LOG_LEVELS, type LogLevel } from "../logging/levels.js";
-import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
+import { ExitCodes } from "../errors.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../../../package.json", import.meta.url), "utf8")) as { version: string };
 

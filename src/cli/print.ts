@@ -1,9 +1,8 @@
-import { isBotHostError } from "../errors.js";
+import { ExitCodes, exitCodeOf, isBotHostError } from "../errors.js";
 // Leaf modules, not the config index (which loads yaml and zod) nor the logger (pino): printing an error must
 // not load what the command did not need.
 import { ConfigError } from "../config/errors.js";
 import { scrubTokens } from "../logging/scrub.js";
-import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
 
 /**
  * Prints a user-facing error (no stack trace) and returns the exit code it maps to: 2 for configuration
@@ -16,7 +15,7 @@ export function reportError(err: unknown): number {
   }
   if (isBotHostError(err)) {
     process.stderr.write(`error ${err.code}: ${scrubTokens(err.message)}\n`);
-    return err.code === "BOT_HOST_CONFIG_UNREADABLE" || err.code === "BOT_HOST_USAGE" ? ExitCodes.CONFIG : ExitCodes.RUNTIME;
+    return exitCodeOf(err);
   }
   const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
   process.stderr.write(`unexpected error: ${scrubTokens(text)}\n`);

@@ -1,6 +1,6 @@
 import { request } from "node:http";
 import { loadConfig, type Config } from "../config/index.js";
-import { ExitCodes } from "../lifecycle/shutdown-coordinator.js";
+import { ExitCodes } from "../errors.js";
 import { parseListen } from "../http/server.js";
 import { reportError } from "./print.js";
 

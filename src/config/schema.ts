@@ -104,15 +104,11 @@ const incomingShape = {
   per_user: int(1, 1_000_000).default(3),
   window: z.number().gt(0).max(3600).default(1),
 };
-const LIMITS_DEFAULTS = {
-  retry: { max_attempts: 5, max_delay: 30 },
-  outgoing: { enabled: true, per_bot: 30, per_chat: 1, per_group: 20 },
-  incoming: { enabled: false, per_user: 3, window: 1 },
-};
+// Each default is written once, on its field: an absent section is parsed as `{}` (prefault), which fills them in.
 const limitsShape = {
-  retry: nullAsAbsent(z.strictObject(retryShape).default(() => LIMITS_DEFAULTS.retry)),
-  outgoing: nullAsAbsent(z.strictObject(outgoingShape).default(() => LIMITS_DEFAULTS.outgoing)),
-  incoming: nullAsAbsent(z.strictObject(incomingShape).default(() => LIMITS_DEFAULTS.incoming)),
+  retry: nullAsAbsent(z.strictObject(retryShape).prefault({})),
+  outgoing: nullAsAbsent(z.strictObject(outgoingShape).prefault({})),
+  incoming: nullAsAbsent(z.strictObject(incomingShape).prefault({})),
 };
 const botShape = {
   id: z.string().regex(ID_PATTERN, {
@@ -132,11 +128,11 @@ const topShape = {
   api_root: httpUrl.default("https://api.telegram.org"),
   mode: mode.default("polling"),
   redis: nullAsAbsent(z.strictObject(redisShape).optional()),
-  polling: nullAsAbsent(z.strictObject(pollingShape).default(() => ({ limit: 100, timeout: 30, concurrency: 500, global_concurrency: 10_000 }))),
-  shutdown: nullAsAbsent(z.strictObject(shutdownShape).default(() => ({ drain_timeout: 10 }))),
-  http: nullAsAbsent(z.strictObject(httpShape).default(() => ({ listen: "0.0.0.0:8080" as const, max_sockets: 0 }))),
-  webhook: nullAsAbsent(z.strictObject(webhookShape).default(() => ({ path_prefix: "/telegram", max_connections: 40 }))),
-  limits: nullAsAbsent(z.strictObject(limitsShape).default(() => LIMITS_DEFAULTS)),
+  polling: nullAsAbsent(z.strictObject(pollingShape).prefault({})),
+  shutdown: nullAsAbsent(z.strictObject(shutdownShape).prefault({})),
+  http: nullAsAbsent(z.strictObject(httpShape).prefault({})),
+  webhook: nullAsAbsent(z.strictObject(webhookShape).prefault({})),
+  limits: nullAsAbsent(z.strictObject(limitsShape).prefault({})),
   bots: z.array(z.strictObject(botShape)),
 };
 
@@ -175,7 +171,7 @@ export function scalarKindsAt(path: Path): ScalarKinds {
 }
 
 function collectKinds(schema: z.ZodType, path: Path, kinds: ScalarKinds): void {
-  if (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional) return collectKinds(schema.unwrap() as z.ZodType, path, kinds);
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault || schema instanceof z.ZodOptional) return collectKinds(schema.unwrap() as z.ZodType, path, kinds);
   if (schema instanceof z.ZodPipe) return collectKinds(schema.out as z.ZodType, path, kinds);
   if (schema instanceof z.ZodUnion) {
     for (const option of schema.options as readonly z.ZodType[]) collectKinds(option, path, kinds);

@@ -1,36 +1,31 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { Update } from "grammy/types";
-
-/** The type of an update: its one field besides `update_id` (`message`, `callback_query`, ...). */
-export function updateTypeOf(update: Update): string {
-  for (const key in update) if (key !== "update_id") return key;
-  return "unknown";
-}
+import type { RuntimeObserver } from "../runtime/observer.js";
 
 /** What the metrics read on every scrape (kept as callbacks so nothing is counted twice). */
 export interface MetricsSources {
   /** Per bot: state and updates in flight. */
   bots(): Iterable<{ id: string; up: boolean; inFlight: number }>;
-  /** Redis connection state: `ready` when connected; undefined without Redis. */
-  redisStatus(): string | undefined;
+  /** Whether Redis takes writes; undefined without Redis. */
+  redisConnected(): boolean | undefined;
 }
 
 /**
- * The host's Prometheus metrics, in a registry of its own (no global state), plus Node's process metrics.
+ * The host's Prometheus metrics, in a registry of its own (no global state), plus Node's process metrics. It is
+ * the runtime's observer: what the runtime reports becomes counters here.
  */
-export class HostMetrics {
+export class HostMetrics implements RuntimeObserver {
   readonly registry = new Registry();
-  readonly updatesReceived: Counter<"bot" | "type">;
-  readonly updatesHandled: Counter<"bot" | "type" | "outcome">;
-  readonly handlerDuration: Histogram<"bot">;
-  readonly apiCalls: Counter<"bot" | "method">;
-  readonly apiErrors: Counter<"bot" | "method" | "code">;
-  readonly reloads: Counter<"outcome">;
-  readonly apiRetries: Counter<"bot" | "method" | "reason">;
-  readonly apiRetryWait: Counter<"bot" | "method">;
-  readonly throttledCalls: Counter<"bot" | "method">;
-  readonly throttleWait: Counter<"bot" | "method">;
-  readonly floodLimited: Counter<"bot">;
+  private readonly updatesReceived: Counter<"bot" | "type">;
+  private readonly updatesHandled: Counter<"bot" | "type" | "outcome">;
+  private readonly handlerDuration: Histogram<"bot">;
+  private readonly apiCalls: Counter<"bot" | "method">;
+  private readonly apiErrors: Counter<"bot" | "method" | "code">;
+  private readonly reloads: Counter<"outcome">;
+  private readonly apiRetries: Counter<"bot" | "method" | "reason">;
+  private readonly apiRetryWait: Counter<"bot" | "method">;
+  private readonly throttledCalls: Counter<"bot" | "method">;
+  private readonly throttleWait: Counter<"bot" | "method">;
+  private readonly floodLimits: Counter<"bot">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -96,7 +91,7 @@ export class HostMetrics {
       labelNames: ["bot", "method"],
       registers,
     });
-    this.floodLimited = new Counter({
+    this.floodLimits = new Counter({
       name: "bot_host_flood_limited_updates_total",
       help: "Incoming updates dropped by the per-user flood limit, by bot",
       labelNames: ["bot"],
@@ -127,9 +122,42 @@ export class HostMetrics {
       help: "1 when the Redis connection is ready, 0 when it is not, absent without Redis",
       registers,
       collect() {
-        const status = sources.redisStatus();
-        if (status !== undefined) this.set(status === "ready" ? 1 : 0);
+        const connected = sources.redisConnected();
+        if (connected !== undefined) this.set(connected ? 1 : 0);
       },
     });
+  }
+
+  updateReceived(bot: string, type: string): void {
+    this.updatesReceived.inc({ bot, type });
+  }
+
+  updateHandled(bot: string, type: string, outcome: "ok" | "error", seconds: number): void {
+    this.updatesHandled.inc({ bot, type, outcome });
+    this.handlerDuration.observe({ bot }, seconds);
+  }
+
+  apiCall(bot: string, method: string, error?: string): void {
+    this.apiCalls.inc({ bot, method });
+    if (error !== undefined) this.apiErrors.inc({ bot, method, code: error });
+  }
+
+  apiRetry(bot: string, method: string, reason: string, seconds: number): void {
+    this.apiRetries.inc({ bot, method, reason });
+    this.apiRetryWait.inc({ bot, method }, seconds);
+  }
+
+  throttled(bot: string, method: string, seconds: number): void {
+    this.throttledCalls.inc({ bot, method });
+    this.throttleWait.inc({ bot, method }, seconds);
+  }
+
+  floodLimited(bot: string): void {
+    this.floodLimits.inc({ bot });
+  }
+
+  /** A config reload was applied or rejected. */
+  reloaded(outcome: "applied" | "rejected"): void {
+    this.reloads.inc({ outcome });
   }
 }

@@ -2,7 +2,7 @@ import { loadConfig, type Config } from "../config/index.js";
 import { ConfigError, formatIssue } from "../config/errors.js";
 import { diffConfig } from "../config/diff.js";
 import type { Logger } from "../logging/logger.js";
-import type { BotRegistry } from "../bots/registry.js";
+import type { BotRegistry } from "../runtime/registry.js";
 
 /** The outcome of one reload. */
 export interface ReloadReport {

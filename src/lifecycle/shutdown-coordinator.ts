@@ -1,5 +1,6 @@
 import type { Logger } from "../logging/logger.js";
 import { scrubValue } from "../logging/scrub.js";
+import { ExitCodes } from "../errors.js";
 
 /** What the coordinator stops. */
 export interface Stoppable {
@@ -11,8 +12,7 @@ export interface Stoppable {
   reload?(trigger: string): Promise<unknown>;
 }
 
-/** Exit codes of the process (also documented in the README). */
-export const ExitCodes = { OK: 0, RUNTIME: 1, CONFIG: 2, SIGINT: 130, SIGTERM: 143 } as const;
+export { ExitCodes };
 
 /** Options of {@link ShutdownCoordinator}. */
 export interface ShutdownCoordinatorOptions {
@@ -60,7 +60,7 @@ export class ShutdownCoordinator {
     this.shutdown(ExitCodes.RUNTIME, "uncaught exception");
   };
 
-  constructor(private readonly options: ShutdownCoordinatorOptions = {}) {
+  constructor(options: ShutdownCoordinatorOptions = {}) {
     this.logger = options.logger?.child({ component: "shutdown" });
     this.exitFn = options.exit ?? ((code) => process.exit(code));
     this.proc = options.processLike ?? process;

@@ -3,26 +3,12 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../logging/logger.js";
 import { createRetryPolicy, createRetryTransformer, FloodWaits } from "../transport/retry.js";
 import { createThrottle, isThrottled, type Throttle, type ThrottleLimits } from "../transport/throttle.js";
-
-/** A counter as prom-client has it (the host's metrics); structural, so runtime does not import http. */
-interface Counter {
-  inc(labels: Record<string, string>, value?: number): void;
-}
-
-/** The metrics of Bot API calls (HostMetrics has them). */
-export interface ApiMetrics {
-  apiCalls: Counter;
-  apiErrors: Counter;
-  apiRetries: Counter;
-  apiRetryWait: Counter;
-  throttledCalls: Counter;
-  throttleWait: Counter;
-}
+import type { RuntimeObserver } from "./observer.js";
 
 /** What {@link installApiTransformers} needs to know about the bot and the host's limits. */
 export interface ApiTransformerOptions {
   botId: string;
-  metrics: ApiMetrics;
+  observer: RuntimeObserver;
   log: Logger;
   retry: { maxAttempts: number; maxDelayMs: number };
   /** Telegram's outgoing limits, or undefined to send unthrottled. */
@@ -39,28 +25,26 @@ export interface ApiTransformerOptions {
  * whole bot for a call without a chat. Returns the throttle (to be stopped with the bot), if any.
  */
 export function installApiTransformers(api: Api, o: ApiTransformerOptions): Throttle | undefined {
-  const { botId: bot, metrics, log } = o;
+  const { botId: bot, observer, log } = o;
   // Not async: no extra promise per call.
-  api.config.use((prev, method, payload, signal) => {
-    metrics.apiCalls.inc({ bot, method });
-    return prev(method, payload, signal).then(
+  api.config.use((prev, method, payload, signal) =>
+    prev(method, payload, signal).then(
       (res) => {
-        if (!res.ok) metrics.apiErrors.inc({ bot, method, code: String(res.error_code) });
+        observer.apiCall(bot, method, res.ok ? undefined : String(res.error_code));
         return res;
       },
       (err: unknown) => {
-        metrics.apiErrors.inc({ bot, method, code: "network" });
+        observer.apiCall(bot, method, "network");
         throw err;
       },
-    );
-  });
+    ),
+  );
   const policy =
     o.retry.maxAttempts > 0
       ? createRetryPolicy({
           ...o.retry,
           onRetry: ({ method, reason, waitMs, attempt }) => {
-            metrics.apiRetries.inc({ bot, method, reason });
-            metrics.apiRetryWait.inc({ bot, method }, waitMs / 1000);
+            observer.apiRetry(bot, method, reason, waitMs / 1000);
             log.warn({ method, reason, wait_ms: waitMs, attempt }, `Bot API ${method} answered ${reason}; retrying`);
           },
           onGiveUp: ({ method, reason, attempts }) =>
@@ -81,8 +65,7 @@ export function installApiTransformers(api: Api, o: ApiTransformerOptions): Thro
     ...(o.cluster === undefined ? {} : { cluster: { redis: o.cluster.redis, key: o.cluster.key(bot) } }),
     onWait: (method, waitMs) => {
       if (waitMs <= 0) return;
-      metrics.throttledCalls.inc({ bot, method });
-      metrics.throttleWait.inc({ bot, method }, waitMs / 1000);
+      observer.throttled(bot, method, waitMs / 1000);
       log.debug({ method, wait_ms: waitMs }, "outgoing call waited for the rate limit");
     },
   });

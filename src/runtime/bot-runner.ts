@@ -1,14 +1,13 @@
 import { Api, Bot, GrammyError, type ApiClientOptions, type Composer } from "grammy";
 import type { Update } from "grammy/types";
 import { isBotHostError, ErrorCodes } from "../errors.js";
-import type { BotConfig } from "../config/index.js";
+import type { BotSettings } from "../config/bot-settings.js";
 import type { Logger } from "../logging/logger.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { SharedTransport } from "../transport/shared-transport.js";
-import type { HostMetrics } from "../http/metrics.js";
-import { updateTypeOf } from "../http/metrics.js";
-import { HostContext } from "../bots/context.js";
-import { resolveBotInfo } from "../bots/bot-info.js";
+import { updateTypeOf, type RuntimeObserver } from "./observer.js";
+import { HostContext, bindContext } from "./context.js";
+import { resolveBotInfo } from "./bot-info.js";
 import { Admission } from "./admission.js";
 import { backoffDelay, sleep } from "../transport/backoff.js";
 import { InFlightTracker } from "./in-flight.js";
@@ -38,10 +37,9 @@ export interface BotRunnerShared {
   admission: Admission;
   pipeline: Composer<HostContext>;
   appConfig: Readonly<Record<string, unknown>>;
-  polling: { limit: number; timeout: number; concurrency: number };
-  webhook: { publicUrl: string | undefined; pathPrefix: string; maxConnections: number; replyTimeoutMs: number };
-  metrics: HostMetrics;
-  onHandled?: (botId: string, updateId: number) => void;
+  /** After this long (ms) a webhook request is answered and its update finishes in the background. */
+  webhookReplyTimeoutMs: number;
+  observer: RuntimeObserver;
   limits: ApiLimits;
   /** How long a start may wait for the Bot API (ms). */
   startTimeoutMs: number;
@@ -59,23 +57,28 @@ export class BotRunner {
   readonly tracker = new InFlightTracker();
   readonly log: Logger;
   private intake: Intake | undefined;
+  /** The intake again when it takes webhook requests. */
+  private webhook: WebhookIntake | undefined;
   private throttle: Throttle | undefined;
   private readonly abort = new AbortController();
   private retryLoop: Promise<void> | undefined;
   private stopping: BotStop | undefined;
 
   constructor(
-    readonly config: BotConfig,
+    readonly settings: BotSettings,
     private readonly shared: BotRunnerShared,
     logger: Logger,
-    /** The secret Telegram must send with each webhook request of this bot. */
-    readonly webhookSecret: string,
   ) {
-    this.log = logger.child({ bot: config.id });
+    this.log = logger.child({ bot: settings.id });
   }
 
   get id(): string {
-    return this.config.id;
+    return this.settings.id;
+  }
+
+  /** The secret Telegram must send with each webhook request of this bot. */
+  get webhookSecret(): string {
+    return this.settings.webhook.secret;
   }
 
   /**
@@ -96,53 +99,55 @@ export class BotRunner {
 
   /** Hands a webhook request's update to this bot. */
   receiveWebhook(update: Update): Promise<WebhookOutcome> {
-    if (!(this.intake instanceof WebhookIntake) || this.state !== "running") return Promise.resolve("unavailable");
-    return this.intake.receive(update);
+    if (this.webhook === undefined || this.state !== "running") return Promise.resolve("unavailable");
+    return this.webhook.receive(update);
   }
 
   private async launch(): Promise<void> {
-    const { shared, config } = this;
+    const { shared, settings } = this;
     this.log.debug("starting: getMe, then the journal");
     const { info, cached } = await resolveBotInfo({
-      token: config.token,
-      api: new Api(config.token, this.clientOptions()),
+      token: settings.token,
+      api: new Api(settings.token, this.clientOptions()),
       store: shared.store,
-      botId: config.id,
+      botId: settings.id,
       apiRoot: shared.apiRoot,
       timeoutMs: shared.startTimeoutMs,
       signal: this.abort.signal,
-      mode: config.mode,
+      mode: settings.mode,
     });
     const bot = this.createBot(info);
-    const journal = await shared.store.loadJournal(config.id);
+    const journal = await shared.store.loadJournal(settings.id);
     if (this.abort.signal.aborted) return;
     const consume = (u: Update): Promise<void> => this.consume(bot, u);
-    this.intake =
-      config.mode === "webhook"
+    this.webhook =
+      settings.mode === "webhook"
         ? new WebhookIntake({
-            botId: config.id, bot, store: shared.store, admission: shared.admission,
-            perBot: new Admission(shared.polling.concurrency), logger: this.log,
-            url: shared.webhook.publicUrl === undefined ? undefined : `${shared.webhook.publicUrl}${shared.webhook.pathPrefix}/${config.id}`,
-            secret: this.webhookSecret, allowedUpdates: config.allowed_updates,
-            maxConnections: shared.webhook.maxConnections, replyTimeoutMs: shared.webhook.replyTimeoutMs,
+            botId: settings.id, bot, store: shared.store, admission: shared.admission,
+            perBot: new Admission(settings.polling.concurrency), logger: this.log,
+            url: settings.webhook.url, secret: settings.webhook.secret, allowedUpdates: settings.allowedUpdates,
+            maxConnections: settings.webhook.maxConnections, replyTimeoutMs: shared.webhookReplyTimeoutMs,
             replay: journal.pending, tracker: this.tracker, consume,
           })
-        : new PollingIntake({
-            botId: config.id, getUpdates: this.createGetUpdates(), store: shared.store, admission: shared.admission, logger: this.log,
-            polling: shared.polling, allowedUpdates: config.allowed_updates,
-            replay: journal.pending, watermark: journal.watermark, consume,
-            onHealth: (healthy, reason) => this.onHealth(healthy, reason),
-            onFatal: (err) => this.onFatal(err),
-          });
+        : undefined;
+    this.intake =
+      this.webhook ??
+      new PollingIntake({
+        botId: settings.id, getUpdates: this.createGetUpdates(), store: shared.store, admission: shared.admission, logger: this.log,
+        polling: settings.polling, allowedUpdates: settings.allowedUpdates,
+        replay: journal.pending, watermark: journal.watermark, consume,
+        onHealth: (healthy, reason) => this.onHealth(healthy, reason),
+        onFatal: (err) => this.onFatal(err),
+      });
     await this.intake.start();
     this.state = "running";
     this.reason = undefined;
-    this.log.info({ username: info.username, mode: config.mode, replayed: journal.pending.length, botinfo_cached: cached }, "bot started");
+    this.log.info({ username: info.username, mode: settings.mode, replayed: journal.pending.length, botinfo_cached: cached }, "bot started");
   }
 
   /** How long any Bot API call may take: a long poll plus a margin. */
   private get callTimeoutSeconds(): number {
-    return this.shared.polling.timeout + 30;
+    return this.settings.polling.timeout + 30;
   }
 
   private clientOptions(): ApiClientOptions {
@@ -154,32 +159,28 @@ export class BotRunner {
   }
 
   private createGetUpdates(): GetUpdates {
-    const { metrics, apiRoot, transport } = this.shared;
-    const bot = this.config.id;
+    const { observer, apiRoot, transport } = this.shared;
+    const bot = this.settings.id;
     return createGetUpdates({
       apiRoot,
-      token: this.config.token,
+      token: this.settings.token,
       fetch: transport.fetch,
       timeoutMs: this.callTimeoutSeconds * 1000,
       observe: (outcome) => {
-        metrics.apiCalls.inc({ bot, method: "getUpdates" });
-        if (outcome !== "ok") metrics.apiErrors.inc({ bot, method: "getUpdates", code: outcome });
+        observer.apiCall(bot, "getUpdates", outcome === "ok" ? undefined : outcome);
       },
     });
   }
 
   private createBot(info: Bot["botInfo"]): Bot<HostContext> {
-    const { config, shared } = this;
-    const bot = new Bot<HostContext>(config.token, { ContextConstructor: HostContext, client: this.clientOptions(), botInfo: info });
+    const { settings, shared } = this;
+    const bot = new Bot<HostContext>(settings.token, { ContextConstructor: HostContext, client: this.clientOptions(), botInfo: info });
     void this.throttle?.stop();
-    this.throttle = installApiTransformers(bot.api, { botId: config.id, metrics: shared.metrics, log: this.log, ...shared.limits });
+    this.throttle = installApiTransformers(bot.api, { botId: settings.id, observer: shared.observer, log: this.log, ...shared.limits });
     const log = this.log;
-    const remember = config.mode === "webhook";
+    const remember = settings.mode === "webhook";
     bot.use((ctx, next) => {
-      ctx.botId = config.id;
-      ctx.appConfig = shared.appConfig;
-      ctx.botLogger = log;
-      ctx.rememberUpdate = remember;
+      bindContext(ctx, { botId: settings.id, appConfig: shared.appConfig, logger: log, remember });
       return next();
     });
     bot.use(shared.pipeline);
@@ -187,12 +188,12 @@ export class BotRunner {
   }
 
   private async consume(bot: Bot<HostContext>, update: Update): Promise<void> {
-    const { metrics } = this.shared;
+    const { observer } = this.shared;
     const type = updateTypeOf(update);
     this.tracker.add(update.update_id);
-    metrics.updatesReceived.inc({ bot: this.config.id, type });
-    const stopTimer = metrics.handlerDuration.startTimer({ bot: this.config.id });
-    let outcome = "ok";
+    observer.updateReceived(this.settings.id, type);
+    const t0 = performance.now();
+    let outcome: "ok" | "error" = "ok";
     try {
       await bot.handleUpdate(update);
     } catch (err) {
@@ -200,11 +201,8 @@ export class BotRunner {
       const cause = err instanceof Error && "error" in err ? (err as { error: unknown }).error : err;
       this.log.error({ err: cause, update_id: update.update_id }, "handler failed; the bot goes on");
     } finally {
-      stopTimer();
-      metrics.updatesHandled.inc({ bot: this.config.id, type, outcome });
       this.tracker.delete(update.update_id);
-      this.shared.admission.release(1);
-      this.shared.onHandled?.(this.config.id, update.update_id);
+      observer.updateHandled(this.settings.id, type, outcome, (performance.now() - t0) / 1000, update.update_id);
     }
   }
 

@@ -1,10 +1,6 @@
 import type { Update } from "grammy/types";
 import { createConcurrentSink, createRunner, createSource, type RunnerHandle } from "@grammyjs/runner";
-import type { Logger } from "../logging/logger.js";
-import type { StateStore } from "../storage/state-store.js";
-import type { Admission } from "./admission.js";
-import { PollingSupplier } from "./polling-supplier.js";
-import type { GetUpdates } from "./get-updates.js";
+import { PollingSupplier, type PollingSupplierOptions } from "./polling-supplier.js";
 
 /** How a bot receives updates: long polling ({@link PollingIntake}) or webhooks (`WebhookIntake`). */
 export interface Intake {
@@ -18,19 +14,10 @@ export interface Intake {
   confirm(): Promise<number | undefined>;
 }
 
-/** Options of {@link PollingIntake}. */
-export interface PollingIntakeOptions {
-  botId: string;
-  getUpdates: GetUpdates;
-  store: StateStore;
-  admission: Admission;
-  logger: Logger;
-  polling: { limit: number; timeout: number; concurrency: number };
-  allowedUpdates: readonly string[] | undefined;
-  replay: Update[];
-  watermark: number | undefined;
+/** Options of {@link PollingIntake}: the supplier's, and what the sink hands each update to. */
+export interface PollingIntakeOptions extends PollingSupplierOptions {
+  /** Handles one update; never rejects. */
   consume: (update: Update) => Promise<void>;
-  onHealth: (healthy: boolean, reason?: string) => void;
   /** Told when the runner ended on an unrecoverable error (401). */
   onFatal: (err: unknown) => void;
 }
@@ -45,25 +32,14 @@ export class PollingIntake implements Intake {
   private task: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: PollingIntakeOptions) {
-    this.supplier = new PollingSupplier({
-      botId: o.botId,
-      getUpdates: o.getUpdates,
-      store: o.store,
-      admission: o.admission,
-      logger: o.logger,
-      limit: o.polling.limit,
-      concurrency: o.polling.concurrency,
-      timeout: o.polling.timeout,
-      allowedUpdates: o.allowedUpdates,
-      replay: o.replay,
-      watermark: o.watermark,
-      onHealth: o.onHealth,
-    });
+    this.supplier = new PollingSupplier(o);
   }
 
   async start(): Promise<void> {
+    // The supplier took one admission slot per update it handed out; each is given back when its update ends.
     // The consumer never rejects (it logs handler errors itself), so the sink's error handler is never called.
-    const sink = createConcurrentSink<Update>({ consume: this.o.consume }, async () => {}, { concurrency: this.o.polling.concurrency });
+    const consume = (u: Update): Promise<void> => this.o.consume(u).finally(() => this.o.admission.release(1));
+    const sink = createConcurrentSink<Update>({ consume }, async () => {}, { concurrency: this.o.polling.concurrency });
     this.handle = createRunner(createSource(this.supplier), sink);
     this.handle.start();
     this.task = (this.handle.task() ?? Promise.resolve()).then(

@@ -27,12 +27,11 @@ export interface PollingSupplierOptions {
   store: StateStore;
   admission: Admission;
   logger: Logger;
-  /** getUpdates `limit` upper bound (1..100). */
-  limit: number;
-  /** The bot's in-flight cap; the runner's first call asks for unbounded capacity, this bounds it. */
-  concurrency: number;
-  /** Long-poll seconds. */
-  timeout: number;
+  /**
+   * getUpdates `limit` upper bound (1..100); the bot's in-flight cap (the runner's first call asks for unbounded
+   * capacity, this bounds it); long-poll seconds.
+   */
+  polling: { limit: number; concurrency: number; timeout: number };
   allowedUpdates: readonly string[] | undefined;
   /** Updates journaled by an earlier run and not finished, oldest first: handed out before any polling. */
   replay: Update[];
@@ -68,12 +67,12 @@ export class PollingSupplier implements UpdateSupplier<Update> {
     // The runner declares the `abort-controller` shim's type; at run time it is the built-in signal.
     const signal = runnerSignal as unknown as AbortSignal;
     if (this.replay.length > 0) {
-      const batch = this.replay.splice(0, Math.max(1, Math.min(batchSize, this.o.limit, this.o.concurrency, this.o.admission.capacity)));
+      const batch = this.replay.splice(0, Math.max(1, Math.min(batchSize, this.o.polling.limit, this.o.polling.concurrency, this.o.admission.capacity)));
       await this.o.admission.acquire(batch.length, signal);
       return batch;
     }
     for (let failures = 0; ; ) {
-      const limit = Math.max(1, Math.min(batchSize, this.o.limit, this.o.concurrency, this.o.admission.free));
+      const limit = Math.max(1, Math.min(batchSize, this.o.polling.limit, this.o.polling.concurrency, this.o.admission.free));
       const updates = await this.fetch(limit, signal);
       const last = updates[updates.length - 1];
       if (last === undefined) continue;
@@ -121,7 +120,7 @@ export class PollingSupplier implements UpdateSupplier<Update> {
     for (let attempt = 0; ; attempt++) {
       try {
         const updates = await this.o.getUpdates(
-          { offset: this.offset, limit, timeout: this.o.timeout, allowed_updates: this.o.allowedUpdates },
+          { offset: this.offset, limit, timeout: this.o.polling.timeout, allowed_updates: this.o.allowedUpdates },
           signal,
         );
         if (attempt > 0) this.log.info({ attempts: attempt + 1 }, "polling recovered");

@@ -1,7 +1,7 @@
 import type { Bot } from "grammy";
 import type { Update } from "grammy/types";
 import type { Logger } from "../logging/logger.js";
-import type { HostContext } from "../bots/context.js";
+import type { HostContext } from "./context.js";
 import type { StateStore } from "../storage/state-store.js";
 import type { Admission } from "./admission.js";
 import type { InFlightTracker } from "./in-flight.js";
@@ -79,6 +79,7 @@ export class WebhookIntake implements Intake {
     try {
       await this.o.consume(update);
     } finally {
+      this.o.admission.release(1);
       this.o.perBot.release(1);
     }
   }

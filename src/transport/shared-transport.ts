@@ -41,8 +41,6 @@ export interface SharedTransportOptions {
  */
 export interface SharedTransport {
   readonly fetch: TransportFetch;
-  /** Sockets the pool may open per origin. */
-  readonly connections: number;
   /** Waits for requests in flight, then closes every socket. Idempotent. */
   stop(): Promise<void>;
   /** Closes every socket at once, failing requests in flight. */
@@ -80,7 +78,6 @@ export function createSharedTransport(options: SharedTransportOptions): SharedTr
 
   return {
     fetch,
-    connections: options.connections,
     stop() {
       closing ??= dispatcher.close();
       return closing;

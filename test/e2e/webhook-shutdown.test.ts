@@ -4,7 +4,7 @@ import { FakeBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
 import { freePort } from "../support/redis-server.js";
 import { buildYaml, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
-import { webhookSecretFor } from "../../src/http/webhook-secret.js";
+import { webhookSecretFor } from "../../src/config/webhook-secret.js";
 
 const redisUrl = inject("redisUrl");
 const BOT = { id: "hook", token: fakeToken(70) };

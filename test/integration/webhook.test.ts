@@ -3,7 +3,7 @@ import { FakeBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
 import { freePort } from "../support/redis-server.js";
 import { buildYaml, fakeToken, startHost, uniquePrefix } from "../support/harness.js";
-import { webhookSecretFor } from "../../src/http/webhook-secret.js";
+import { webhookSecretFor } from "../../src/config/webhook-secret.js";
 import type { Host } from "../../src/host.js";
 
 const redisUrl = inject("redisUrl");

@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import { Bot } from "grammy";
 import type { Message, Update } from "grammy/types";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";

@@ -18,18 +18,33 @@ export class HostContext extends Context implements SessionFlavor<SessionData> {
   botId = "";
   /** The `app_config` mapping of bots.yaml (read-only). */
   appConfig: Readonly<Record<string, unknown>> = {};
-  /** Set by the host for webhook bots: the finished update id is remembered to filter redeliveries. */
-  rememberUpdate = false;
-  /** The bot's logger; `log` derives the per-update child from it on first use. */
-  botLogger: Logger | undefined;
 
   /** A logger bound to this bot and update (created on first use, then kept on the context). */
   get log(): Logger {
-    if (this.botLogger === undefined) throw new Error("ctx.log used before the host set up the context");
-    const child = this.botLogger.child({ update_id: this.update.update_id });
+    const logger = plumbing.get(this)?.logger;
+    if (logger === undefined) throw new Error("ctx.log used before the host set up the context");
+    const child = logger.child({ update_id: this.update.update_id });
     Object.defineProperty(this, "log", { value: child });
     return child;
   }
+}
+
+// What the host keeps on a context for itself, out of the app's sight.
+const plumbing = new WeakMap<HostContext, { logger: Logger; remember: boolean }>();
+
+/**
+ * Sets up a context before the app sees it: the bot's id and `app_config`, its logger (for `ctx.log`), and
+ * whether the update's id is remembered when it finishes (webhook bots, to filter Telegram's redeliveries).
+ */
+export function bindContext(ctx: HostContext, o: { botId: string; appConfig: Readonly<Record<string, unknown>>; logger: Logger; remember: boolean }): void {
+  ctx.botId = o.botId;
+  ctx.appConfig = o.appConfig;
+  plumbing.set(ctx, { logger: o.logger, remember: o.remember });
+}
+
+/** Whether the finished update of `ctx` is remembered (see {@link bindContext}). */
+export function remembersUpdate(ctx: HostContext): boolean {
+  return plumbing.get(ctx)?.remember ?? false;
 }
 
 /**

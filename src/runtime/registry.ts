@@ -1,6 +1,7 @@
 import type { BotConfig } from "../config/index.js";
+import type { BotSettings } from "../config/bot-settings.js";
 import type { Logger } from "../logging/logger.js";
-import { BotRunner, type BotRunnerShared } from "../runtime/bot-runner.js";
+import { BotRunner, type BotRunnerShared } from "./bot-runner.js";
 
 const START_PARALLELISM = 64;
 
@@ -14,7 +15,8 @@ export class BotRegistry {
   constructor(
     private readonly shared: BotRunnerShared,
     private readonly logger: Logger,
-    private readonly secretOf: (bot: BotConfig) => string,
+    /** The settings a bot of the file runs with. */
+    private readonly resolve: (bot: BotConfig) => BotSettings,
   ) {}
 
   get(id: string): BotRunner | undefined {
@@ -25,13 +27,9 @@ export class BotRegistry {
     return [...this.runners.values()];
   }
 
-  get size(): number {
-    return this.runners.size;
-  }
-
   /** Creates the runner of `bot` (not started). */
   add(bot: BotConfig): BotRunner {
-    const runner = new BotRunner(bot, this.shared, this.logger, this.secretOf(bot));
+    const runner = new BotRunner(this.resolve(bot), this.shared, this.logger);
     this.runners.set(bot.id, runner);
     return runner;
   }

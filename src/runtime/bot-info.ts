@@ -4,7 +4,7 @@ import type { UserFromGetMe } from "grammy/types";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { telegramBotIdOf } from "../config/token.js";
 import { backoffDelay, sleep } from "../transport/backoff.js";
-import { toGrammySignal } from "../runtime/signal.js";
+import { toGrammySignal } from "./signal.js";
 import type { StateStore } from "../storage/state-store.js";
 
 /** Options of {@link resolveBotInfo}. */

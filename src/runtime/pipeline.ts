@@ -4,7 +4,7 @@ import { limit } from "@grammyjs/ratelimiter";
 import type { Config } from "../config/index.js";
 import type { KeyBuilder } from "../storage/keys.js";
 import type { SessionWrite, StateStore } from "../storage/state-store.js";
-import { chatKeyOf, type HostContext, type SessionData } from "./context.js";
+import { chatKeyOf, remembersUpdate, type HostContext, type SessionData } from "./context.js";
 
 /**
  * grammY session storage that reads from the store but only stages writes: the staged write is committed
@@ -91,7 +91,7 @@ export function createPipeline(
     try {
       await next();
     } finally {
-      await store.complete(ctx.botId, ctx.update.update_id, storage.take(sessionKey(ctx)), ctx.rememberUpdate);
+      await store.complete(ctx.botId, ctx.update.update_id, storage.take(sessionKey(ctx)), remembersUpdate(ctx));
     }
   });
   if (flood !== undefined) {

@@ -137,7 +137,7 @@ export interface RetryTransformerOptions {
 /**
  * A grammY API transformer that retries a bot's calls per {@link createRetryPolicy} and holds each call while a
  * flood wait of its chat (or of the bot) runs, so no call is sent inside a `retry_after` the bot was told.
- * `getUpdates` is left to the poller, which has its own retry loop.
+ * (The poller's getUpdates does not come through here: it goes straight to the transport, with its own retries.)
  */
 export function createRetryTransformer(o: RetryTransformerOptions): Transformer {
   const { policy, waits } = o;
@@ -163,7 +163,7 @@ export function createRetryTransformer(o: RetryTransformerOptions): Transformer 
     }
   };
   return ((prev, method, payload, signal) => {
-    if (method === "getUpdates" || o.skip?.(method, payload) === true) return prev(method, payload, signal);
+    if (o.skip?.(method, payload) === true) return prev(method, payload, signal);
     const chat = chatOf(payload);
     // Without retries, a call that need not wait (nearly every call) costs no extra promise.
     if (policy === undefined && waits.until(chat) <= performance.now()) {

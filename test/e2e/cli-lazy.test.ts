@@ -9,7 +9,7 @@ import { freePort } from "../support/redis-server.js";
 import { buildYaml, fakeToken, fixture, writeConfig, type LogLine } from "../support/harness.js";
 
 // Which modules each command loads, read from the real CLI: test/fixtures/trace-loads.mjs (preloaded through
-// NODE_OPTIONS) writes every module URL the process resolves to a file. Every import of bot-host's own (ESM)
+// NODE_OPTIONS) writes every module URL the process resolves (import or require) to a file. Every import of bot-host's own (ESM)
 // code is seen, so a dependency or module imported from anywhere in bot-host shows up here.
 const ROOT = resolve(import.meta.dirname, "../..");
 const PRELOAD = `--import=${pathToFileURL(fixture("trace-loads.mjs")).href}`;

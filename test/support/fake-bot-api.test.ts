@@ -346,7 +346,8 @@ describe("methods", () => {
     expect(bot.botInfo).toMatchObject({ id: 100001, username: "first_bot" });
     fake.inject(T1, command(42, "start", "there"));
     const running = bot.start({ timeout: 1 });
-    await fake.waitForSent(T1, 1);
+    // the fake records the reply before it answers; the bot learns the message id only from the answer
+    await fake.waitFor(() => replyId !== 0, 10_000, "the reply's answer");
     const last = fake.inject(T1, callbackQuery(42, "ok", { messageId: replyId }));
     await fake.waitForSent(T1, 2);
     await bot.stop();

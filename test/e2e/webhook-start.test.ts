@@ -1,10 +1,9 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { Redis } from "ioredis";
 import { CliProcess } from "../support/cli.js";
 import { FakeBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
 import { freePort } from "../support/redis-server.js";
-import { buildYaml, fakeToken, fixture, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
+import { buildYaml, expectSessionCounts, fakeToken, fixture, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
 
 const redisUrl = inject("redisUrl");
 const BOTS = [1, 2].map((n) => ({ id: `ws${n}`, token: fakeToken(130 + n) }));
@@ -80,14 +79,6 @@ describe("webhook traffic during start (real CLI, slow app)", () => {
     const labels = BOTS.flatMap((b) => finals(b.token));
     expect(labels.length).toBe(total);
     expect(new Set(labels).size).toBe(total);
-    const redis = new Redis(redisUrl);
-    try {
-      for (const [key, count] of perChat) {
-        const [bot, chat] = key.split(":");
-        expect(JSON.parse((await redis.get(`${prefix}session:${bot}:${chat}`)) ?? "null"), key).toEqual({ count });
-      }
-    } finally {
-      redis.disconnect();
-    }
+    await expectSessionCounts(redisUrl, prefix, perChat);
   }, 180_000);
 });

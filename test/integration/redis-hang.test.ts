@@ -1,9 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Redis } from "ioredis";
 import { FakeBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { buildYaml, fakeToken, startHost, uniquePrefix, type LogLine } from "../support/harness.js";
+import { buildYaml, expectSessionCounts, fakeToken, startHost, uniquePrefix, type LogLine } from "../support/harness.js";
 import type { Host } from "../../src/host.js";
 
 const BOTS = [1, 2].map((n) => ({ id: `hang${n}`, token: fakeToken(520 + n) }));
@@ -72,15 +71,7 @@ describe("a Redis that hangs (SIGSTOP) while the host runs", () => {
     await fake.waitFor(() => labels().length >= total, 15_000, "every update answered");
     expect(labels().length).toBe(total);
     expect(new Set(labels()).size).toBe(total);
-    const check = new Redis(redis.url);
-    try {
-      for (const [key, count] of perChat) {
-        const [bot, chat] = key.split(":");
-        expect(JSON.parse((await check.get(`${prefix}session:${bot}:${chat}`)) ?? "null"), key).toEqual({ count });
-      }
-    } finally {
-      check.disconnect();
-    }
+    await expectSessionCounts(redis.url, prefix, perChat);
     expect(lines.filter((l) => l.msg?.startsWith("Redis is not answering"))).toHaveLength(1);
     expect(lines.filter((l) => l.msg?.startsWith("Redis answers again"))).toHaveLength(1);
   }, 60_000);

@@ -2,6 +2,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { expect } from "vitest";
 import { loadConfig, type Config } from "../../src/config/index.js";
 import { createLogger, type Logger } from "../../src/logging/logger.js";
 import { Host } from "../../src/host.js";
@@ -85,4 +87,20 @@ export async function startHost(yaml: string): Promise<{ host: Host; config: Con
   const host = new Host(config, logger);
   await host.start();
   return { host, config, lines };
+}
+
+/**
+ * Asserts that every chat's session (written by the counter app) counted exactly the updates sent to it:
+ * `perChat` maps `<botId>:<chatId>` to the number sent.
+ */
+export async function expectSessionCounts(redisUrl: string, prefix: string, perChat: ReadonlyMap<string, number>): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    for (const [key, count] of perChat) {
+      const [bot, chat] = key.split(":");
+      expect(JSON.parse((await redis.get(`${prefix}session:${bot}:${chat}`)) ?? "null"), key).toEqual({ count });
+    }
+  } finally {
+    redis.disconnect();
+  }
 }

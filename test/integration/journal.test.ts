@@ -34,7 +34,10 @@ describe("update journal", () => {
     // the cursor moved past the slow update: it is kept in the journal, not by holding back the offset
     await fake.waitFor(() => fake.confirmedOffset(token) > slowId + 1, 5_000);
     redis = new Redis(redisUrl);
-    expect(await redis.hkeys(`${prefix}journal:a`)).toEqual([String(slowId)]);
+    // the fast updates leave the journal in the commits that follow their replies: wait for those
+    const key = `${prefix}journal:a`;
+    for (const deadline = Date.now() + 5_000; (await redis.hlen(key)) > 1 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+    expect(await redis.hkeys(key)).toEqual([String(slowId)]);
   }, 20_000);
 
   it("retries a batch the journal could not take, without confirming it, and handles it once the journal works", async () => {
@@ -72,6 +75,9 @@ describe("update journal", () => {
       ["1", "from-journal"],
       ["2", "fresh"],
     ]);
-    expect(await redis.hlen(`${prefix}journal:b`)).toBe(0);
+    // each update leaves the journal in the commit that follows its reply: wait for that, then check
+    const key = `${prefix}journal:b`;
+    for (const deadline = Date.now() + 10_000; (await redis.hlen(key)) > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+    expect(await redis.hlen(key)).toBe(0);
   });
 });

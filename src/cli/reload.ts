@@ -1,7 +1,7 @@
 import { request } from "node:http";
 import { loadConfig, type Config } from "../config/index.js";
 import { ExitCodes } from "../errors.js";
-import { parseListen } from "../http/server.js";
+import { parseListen } from "../config/listen.js";
 import { reportError } from "./print.js";
 
 /**

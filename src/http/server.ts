@@ -4,6 +4,7 @@ import type { Logger } from "../logging/logger.js";
 import type { Component } from "../lifecycle/component.js";
 import type { HostMetrics } from "./metrics.js";
 import type { StoreHealth } from "../storage/state-store.js";
+import { parseListen } from "../config/listen.js";
 
 /** A route handler for requests under the webhook prefix. */
 export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, botId: string) => void;
@@ -47,13 +48,6 @@ function decode(segment: string): string | undefined {
 /** The request path for a log line: no query string (it may carry anything), at most 200 characters. */
 function safePath(url: string | undefined): string {
   return (url ?? "/").split("?")[0]!.slice(0, 200);
-}
-
-/** Splits `host:port` (IPv6 hosts in brackets). */
-export function parseListen(listen: string): { host: string; port: number } {
-  const m = /^\[?([^\]]*)\]?:(\d+)$/.exec(listen);
-  if (m === null) throw new Error(`http.listen must be host:port, got ${listen}`);
-  return { host: m[1] ?? "0.0.0.0", port: Number(m[2]) };
 }
 
 /**

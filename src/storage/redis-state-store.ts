@@ -181,28 +181,13 @@ export class RedisStateStore implements StateStore {
 
   private async close(): Promise<void> {
     this.monitor.stop();
-    await Promise.all([...this.extra.values()].map((c) => c.quit().catch(() => c.disconnect())));
-    if (this.redis.status === "end") return;
-    if (this.redis.status !== "ready") {
-      this.redis.disconnect();
-      return;
-    }
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      this.redis.quit().then(
-        () => undefined,
-        (err: unknown) => (err instanceof Error ? err.message : String(err)),
-      ),
-      new Promise<string>((resolve) => {
-        timer = setTimeout(() => resolve(`no answer to QUIT within ${QUIT_TIMEOUT_MS} ms`), QUIT_TIMEOUT_MS);
-      }),
-    ]);
-    clearTimeout(timer);
-    if (outcome === undefined) return;
-    this.redis.disconnect();
+    // The counter connections first, then the state's own, each bounded: a hung Redis must not hang the stop.
+    const extras = await Promise.all([...this.extra.values()].map((c) => quitWithin(c, QUIT_TIMEOUT_MS)));
+    const failed = [...extras, await quitWithin(this.redis, QUIT_TIMEOUT_MS)].find((reason) => reason !== undefined);
+    if (failed === undefined) return;
     throw new BotHostError(
       ErrorCodes.REDIS_CLOSE_FAILED,
-      `Redis at ${redactUrl(this.options.url)} did not close cleanly (${outcome}); the connection was dropped. Writes that were acknowledged are kept; check that Redis is healthy`,
+      `Redis at ${redactUrl(this.options.url)} did not close cleanly (${failed}); the connection was dropped. Writes that were acknowledged are kept; check that Redis is healthy`,
     );
   }
 
@@ -257,4 +242,29 @@ export class RedisStateStore implements StateStore {
   async setBotInfo(telegramBotId: string, value: CachedBotInfo): Promise<void> {
     await this.redis.set(this.keys.botInfo(telegramBotId), JSON.stringify(value));
   }
+}
+
+/**
+ * Closes `redis` with QUIT, or drops it when it is not connected (nothing to flush) or QUIT is not answered
+ * within `ms`. Returns why the close was not clean, or undefined.
+ */
+async function quitWithin(redis: Redis, ms: number): Promise<string | undefined> {
+  if (redis.status === "end") return undefined;
+  if (redis.status !== "ready") {
+    redis.disconnect();
+    return undefined;
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const outcome = await Promise.race([
+    redis.quit().then(
+      () => undefined,
+      (err: unknown) => (err instanceof Error ? err.message : String(err)),
+    ),
+    new Promise<string>((resolve) => {
+      timer = setTimeout(() => resolve(`no answer to QUIT within ${ms} ms`), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (outcome !== undefined) redis.disconnect();
+  return outcome;
 }

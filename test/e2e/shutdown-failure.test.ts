@@ -25,7 +25,9 @@ describe("a shutdown step that fails (real CLI, real signals)", () => {
     fake.addBot(BOT.token);
     redis = await startRedisServer();
     const prefix = uniquePrefix();
-    const config = writeConfig(buildYaml({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix, bots: [BOT] }));
+    // with the outgoing throttle on, its window in Redis has a connection of its own, which must not hang either
+    const limits = "limits:\n  outgoing: { enabled: true }";
+    const config = writeConfig(buildYaml({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix, bots: [BOT], limits }));
     const p = new CliProcess(["start", "--config", config]);
     procs.push(p);
     await p.waitForLog((l: LogLine) => l.msg === "all bots are up");

@@ -22,6 +22,8 @@ const CATALOGUE = {
   BOT_API_UNREACHABLE: { code: "BOT_HOST_BOT_API_UNREACHABLE", exit: ExitCodes.RUNTIME },
   /** A Bot API call still waiting for its turn under the rate limits when its bot stopped; it was not sent. */
   CALL_NOT_SENT: { code: "BOT_HOST_CALL_NOT_SENT", exit: ExitCodes.RUNTIME },
+  /** Plugin state (`pluginStorage`, `conversationStorage`, `hostContext`) was used outside the handling of an update. */
+  PLUGIN_STATE_OUTSIDE_UPDATE: { code: "BOT_HOST_PLUGIN_STATE_OUTSIDE_UPDATE", exit: ExitCodes.RUNTIME },
   /** Redis could not be reached at start. */
   REDIS_UNREACHABLE: { code: "BOT_HOST_REDIS_UNREACHABLE", exit: ExitCodes.RUNTIME },
   /** Redis did not close cleanly (QUIT unanswered or refused); the connection was dropped. */

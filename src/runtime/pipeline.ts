@@ -3,8 +3,9 @@ import { sequentialize } from "@grammyjs/runner";
 import { limit } from "@grammyjs/ratelimiter";
 import type { Config } from "../config/index.js";
 import type { KeyBuilder } from "../storage/keys.js";
-import type { SessionWrite, StateStore } from "../storage/state-store.js";
+import type { StateWrite, StateStore } from "../storage/state-store.js";
 import { chatKeyOf, remembersUpdate, type HostContext, type SessionData } from "./context.js";
+import { openScope, runInScope } from "./update-scope.js";
 
 /**
  * grammY session storage that reads from the store but only stages writes: the staged write is committed
@@ -17,7 +18,7 @@ class StagingStorage implements StorageAdapter<SessionData> {
   constructor(private readonly store: StateStore) {}
 
   async read(key: string): Promise<SessionData | undefined> {
-    const raw = await this.store.readSession(key);
+    const raw = await this.store.read(key);
     return raw === undefined ? undefined : (JSON.parse(raw) as SessionData);
   }
 
@@ -30,12 +31,12 @@ class StagingStorage implements StorageAdapter<SessionData> {
   }
 
   /** Removes and returns the write staged for `key`, if any. */
-  take(key: string | undefined): SessionWrite | undefined {
-    if (key === undefined) return undefined;
+  take(key: string | undefined): StateWrite[] {
+    if (key === undefined) return [];
     const value = this.staged.get(key);
-    if (value === undefined) return undefined;
+    if (value === undefined) return [];
     this.staged.delete(key);
-    return { key, value };
+    return [{ key, value }];
   }
 }
 
@@ -68,7 +69,8 @@ export interface FloodLimit {
 /**
  * Builds the one middleware stack shared by every bot:
  * 1. `sequentialize` on `botId:chatId`: one update at a time per chat of a bot, all other chats concurrent;
- * 2. commit: after the update (handled or failed), its session write and journal removal go to the store atomically;
+ * 2. commit: the update runs in its own scope (for plugin state, see `plugin-state.ts`); after it (handled or
+ *    failed), its session write, its plugin state writes and its journal removal go to the store atomically;
  * 3. optionally the flood limit per user and bot (an update over the limit ends here, still committed);
  * 4. grammY `session` keyed `session:<botId>:<chatId>`, initially `{}`;
  * 5. the app.
@@ -88,10 +90,12 @@ export function createPipeline(
   const pipeline = new Composer<HostContext>();
   pipeline.use(sequentialize((ctx: HostContext) => sessionKey(ctx) ?? []));
   pipeline.use(async (ctx, next) => {
+    const scope = openScope(ctx, store, keys);
     try {
-      await next();
+      await runInScope(scope, next);
     } finally {
-      await store.complete(ctx.botId, ctx.update.update_id, storage.take(sessionKey(ctx)), remembersUpdate(ctx));
+      const writes = [...storage.take(sessionKey(ctx)), ...scope.close()];
+      await store.complete(ctx.botId, ctx.update.update_id, writes, remembersUpdate(ctx));
     }
   });
   if (flood !== undefined) {

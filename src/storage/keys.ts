@@ -2,6 +2,8 @@
  * The one place that spells every Redis key. Every key lives under the configured prefix.
  *
  * - `session:<botId>:<chatKey>`: a chat's session (JSON), `botId` being the configured bot id.
+ * - `plugin:<namespace>:<botId>:<key>`: a plugin's state (JSON) kept for one bot, `key` being the plugin's
+ *   own key (for conversations the chat id).
  * - `journal:<botId>`: hash of fetched-but-unfinished updates (`update_id` -> Update JSON).
  * - `offset:<botId>`: the highest `update_id` ever journaled for the bot (the durable getUpdates cursor).
  * - `done:<botId>`: sorted set of the most recently finished webhook update ids (redelivery filter).
@@ -11,6 +13,7 @@
  */
 export interface KeyBuilder {
   session(botId: string, chatKey: string): string;
+  plugin(namespace: string, botId: string, key: string): string;
   journal(botId: string): string;
   watermark(botId: string): string;
   done(botId: string): string;
@@ -24,6 +27,7 @@ export interface KeyBuilder {
 export function createKeys(prefix: string): KeyBuilder {
   return {
     session: (botId, chatKey) => `${prefix}session:${botId}:${chatKey}`,
+    plugin: (namespace, botId, key) => `${prefix}plugin:${namespace}:${botId}:${key}`,
     journal: (botId) => `${prefix}journal:${botId}`,
     watermark: (botId) => `${prefix}offset:${botId}`,
     done: (botId) => `${prefix}done:${botId}`,

@@ -1,5 +1,5 @@
 import type { Update } from "grammy/types";
-import type { CachedBotInfo, JournalState, SessionWrite, StateStore, StoreHealth } from "./state-store.js";
+import type { CachedBotInfo, JournalState, StateWrite, StateStore, StoreHealth } from "./state-store.js";
 
 interface MemoryJournal {
   pending: Map<number, Update>;
@@ -18,7 +18,7 @@ export const REMEMBERED_UPDATES = 10_000;
 export class MemoryStateStore implements StateStore {
   readonly durable = false;
   readonly name = "memory";
-  private readonly sessions = new Map<string, string>();
+  private readonly values = new Map<string, string>();
   private readonly journals = new Map<string, MemoryJournal>();
   private readonly botInfos = new Map<string, CachedBotInfo>();
 
@@ -33,8 +33,8 @@ export class MemoryStateStore implements StateStore {
     return undefined;
   }
 
-  async readSession(key: string): Promise<string | undefined> {
-    return this.sessions.get(key);
+  async read(key: string): Promise<string | undefined> {
+    return this.values.get(key);
   }
 
   private journal(botId: string): MemoryJournal {
@@ -66,16 +66,17 @@ export class MemoryStateStore implements StateStore {
     return true;
   }
 
-  async complete(botId: string, updateId: number, write: SessionWrite | undefined, remember = false): Promise<void> {
+  async complete(botId: string, updateId: number, writes: readonly StateWrite[], remember = false): Promise<void> {
     const j = this.journal(botId);
     j.pending.delete(updateId);
     if (remember) {
       j.done.add(updateId);
       if (j.done.size > REMEMBERED_UPDATES) j.done.delete(j.done.values().next().value as number);
     }
-    if (write === undefined) return;
-    if (write.value === null) this.sessions.delete(write.key);
-    else this.sessions.set(write.key, write.value);
+    for (const { key, value } of writes) {
+      if (value === null) this.values.delete(key);
+      else this.values.set(key, value);
+    }
   }
 
   async getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined> {

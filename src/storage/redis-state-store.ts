@@ -4,7 +4,7 @@ import { BotHostError, ErrorCodes } from "../errors.js";
 import { redactUrl } from "../config/token.js";
 import type { Logger } from "../logging/logger.js";
 import { createKeys, type KeyBuilder } from "./keys.js";
-import type { CachedBotInfo, JournalState, SessionWrite, StateStore, StoreHealth } from "./state-store.js";
+import type { CachedBotInfo, JournalState, StateWrite, StateStore, StoreHealth } from "./state-store.js";
 import { REMEMBERED_UPDATES } from "./memory-state-store.js";
 import { RedisHealthMonitor } from "./redis-health.js";
 
@@ -12,7 +12,7 @@ import { RedisHealthMonitor } from "./redis-health.js";
 export interface RedisStateStoreOptions {
   url: string;
   keyPrefix: string;
-  /** Session TTL in seconds; 0 keeps sessions forever. */
+  /** TTL of sessions and plugin state in seconds; 0 keeps them forever. */
   sessionTtl: number;
   logger: Logger;
   /** How long `start()` waits for the first connection, in ms. */
@@ -38,17 +38,20 @@ redis.call('HSET', KEYS[1], unpack(ARGV, 3))
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 return 1
 ` },
-  // KEYS: journal, session, done set. ARGV: update id, session op ('set' | 'del' | ''), session JSON,
-  // session TTL (s, 0 = none), '1' to remember the id in the done set, how many ids the done set keeps.
-  bhComplete: { keys: 3, lua: `
-if ARGV[2] == 'set' then
-  if ARGV[4] == '0' then redis.call('SET', KEYS[2], ARGV[3]) else redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4]) end
-elseif ARGV[2] == 'del' then
-  redis.call('DEL', KEYS[2])
+  // KEYS: journal, done set, then the state keys to write. ARGV: update id, state TTL (s, 0 = none), '1' to
+  // remember the id in the done set, how many ids the done set keeps, then one value per state key (the
+  // serialized value, or '' to delete the key; a stored value is never '', it is JSON).
+  bhComplete: { lua: `
+local ttl = ARGV[2]
+for i = 3, #KEYS do
+  local v = ARGV[i + 2]
+  if v == '' then redis.call('DEL', KEYS[i])
+  elseif ttl == '0' then redis.call('SET', KEYS[i], v)
+  else redis.call('SET', KEYS[i], v, 'EX', ttl) end
 end
-if ARGV[5] == '1' then
-  redis.call('ZADD', KEYS[3], ARGV[1], ARGV[1])
-  redis.call('ZREMRANGEBYRANK', KEYS[3], 0, -tonumber(ARGV[6]) - 1)
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
@@ -65,7 +68,7 @@ const QUIT_TIMEOUT_MS = 2_000;
 const WATERMARK_TTL_SECONDS = 6 * 24 * 3600;
 
 /**
- * State in Redis: sessions, the update journal and the botInfo cache, all under one key prefix.
+ * State in Redis: sessions, plugin state, the update journal and the botInfo cache, all under one key prefix.
  * While Redis is unreachable, commands wait in ioredis' offline queue and run after the reconnect, so no
  * finished update is forgotten; the loss and the recovery are each logged once.
  */
@@ -90,7 +93,10 @@ export class RedisStateStore implements StateStore {
       maxRetriesPerRequest: null,
       retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 5_000),
     }) as ScriptedRedis;
-    for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) this.redis.defineCommand(name, { numberOfKeys: keys, lua });
+    // A script without a fixed key count takes the count as its first argument.
+    for (const [name, script] of Object.entries(SCRIPTS)) {
+      this.redis.defineCommand(name, "keys" in script ? { numberOfKeys: script.keys, lua: script.lua } : { lua: script.lua });
+    }
     this.redis.on("error", (err: Error) => {
       if (!this.connectedOnce || this.lostLogged) return;
       this.lostLogged = true;
@@ -191,7 +197,7 @@ export class RedisStateStore implements StateStore {
     );
   }
 
-  async readSession(key: string): Promise<string | undefined> {
+  async read(key: string): Promise<string | undefined> {
     return (await this.redis.get(key)) ?? undefined;
   }
 
@@ -217,21 +223,10 @@ export class RedisStateStore implements StateStore {
     return claimed === 1;
   }
 
-  async complete(botId: string, updateId: number, write: SessionWrite | undefined, remember = false): Promise<void> {
-    const journal = this.keys.journal(botId);
-    const op = write === undefined ? "" : write.value === null ? "del" : "set";
-    await this.redis.bhComplete(
-      journal,
-      // An unused key slot still names a key of this bot, so the script never touches anything else.
-      write?.key ?? journal,
-      this.keys.done(botId),
-      updateId,
-      op,
-      write?.value ?? "",
-      this.options.sessionTtl,
-      remember ? 1 : 0,
-      REMEMBERED_UPDATES,
-    );
+  async complete(botId: string, updateId: number, writes: readonly StateWrite[], remember = false): Promise<void> {
+    const keys = [this.keys.journal(botId), this.keys.done(botId), ...writes.map((w) => w.key)];
+    const values = writes.map((w) => w.value ?? "");
+    await this.redis.bhComplete(keys.length, ...keys, updateId, this.options.sessionTtl, remember ? 1 : 0, REMEMBERED_UPDATES, ...values);
   }
 
   async getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined> {

@@ -8,11 +8,14 @@ export interface StoreHealth {
   readonly reason?: string;
 }
 
-/** A session write staged by an update, committed together with that update's journal entry. */
-export interface SessionWrite {
-  /** Full Redis key (built by {@link KeyBuilder.session}). */
+/**
+ * A state write staged by an update (its session, or a plugin's state), committed together with that
+ * update's journal entry.
+ */
+export interface StateWrite {
+  /** Full Redis key (built by {@link KeyBuilder.session} or {@link KeyBuilder.plugin}). */
   readonly key: string;
-  /** Serialized session, or `null` to delete it. */
+  /** Serialized value, or `null` to delete the key. */
   readonly value: string | null;
 }
 
@@ -31,7 +34,7 @@ export interface CachedBotInfo {
 }
 
 /**
- * Where all state lives: chat sessions, the per-bot update journal and the botInfo cache. Implemented on
+ * Where all state lives: chat sessions, plugin state, the per-bot update journal and the botInfo cache. Implemented on
  * Redis ({@link RedisStateStore}) and, when no Redis is configured, in process memory ({@link MemoryStateStore}).
  */
 export interface StateStore {
@@ -48,8 +51,8 @@ export interface StateStore {
   connection(purpose: "flood" | "throttle"): Redis | undefined;
   /** Closes the store; called after the last writer finished. Idempotent. */
   stop(): Promise<void>;
-  /** Reads a raw session value. */
-  readSession(key: string): Promise<string | undefined>;
+  /** Reads a raw state value (a session or a plugin's state) by its full key. */
+  read(key: string): Promise<string | undefined>;
   /** Loads a bot's unfinished updates and its cursor. */
   loadJournal(botId: string): Promise<JournalState>;
   /** Records a fetched batch (and moves the cursor past it) in one write. Must finish before the batch's offset is confirmed. */
@@ -60,10 +63,11 @@ export interface StateStore {
    */
   claim(botId: string, update: Update): Promise<boolean>;
   /**
-   * Marks an update finished: removes its journal entry and applies its session write atomically. With
-   * `remember`, the update id is also kept in the bot's recently-finished set, which {@link claim} consults.
+   * Marks an update finished: removes its journal entry and applies all its state writes (session and plugin
+   * state, any number of keys) atomically. With `remember`, the update id is also kept in the bot's
+   * recently-finished set, which {@link claim} consults.
    */
-  complete(botId: string, updateId: number, write: SessionWrite | undefined, remember?: boolean): Promise<void>;
+  complete(botId: string, updateId: number, writes: readonly StateWrite[], remember?: boolean): Promise<void>;
   getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined>;
   setBotInfo(telegramBotId: string, value: CachedBotInfo): Promise<void>;
 }

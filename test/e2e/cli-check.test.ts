@@ -25,6 +25,14 @@ describe("bot-host check", () => {
     expect(r.stdout + r.stderr).not.toContain(SUPPORT.split(":")[1]);
   });
 
+  it("accepts the order-desk example's bots.yaml", async () => {
+    const r = await runCli(["check", "--config", resolve(ROOT, "examples/order-desk/bots.yaml")], { SHOP_BOT_TOKEN: SUPPORT, DELI_BOT_TOKEN: SALES });
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/shop\s+100001:\*\*\*\s+polling\s+enabled/);
+    expect(r.stdout).toMatch(/deli\s+100002:\*\*\*\s+polling\s+enabled/);
+  });
+
   it("names a missing token variable in one line and exits 2", async () => {
     const r = await runCli(["check", "--config", resolve(ROOT, "bots.yaml")], { SALES_BOT_TOKEN: SALES });
     expect(r.code).toBe(2);

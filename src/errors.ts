@@ -24,6 +24,8 @@ const CATALOGUE = {
   CALL_NOT_SENT: { code: "BOT_HOST_CALL_NOT_SENT", exit: ExitCodes.RUNTIME },
   /** Plugin state (`pluginStorage`, `conversationStorage`, `hostContext`) was used outside the handling of an update. */
   PLUGIN_STATE_OUTSIDE_UPDATE: { code: "BOT_HOST_PLUGIN_STATE_OUTSIDE_UPDATE", exit: ExitCodes.RUNTIME },
+  /** This instance no longer holds the lease of a bot (another instance took it over): its writes are refused. */
+  LEASE_LOST: { code: "BOT_HOST_LEASE_LOST", exit: ExitCodes.RUNTIME },
   /** Redis could not be reached at start. */
   REDIS_UNREACHABLE: { code: "BOT_HOST_REDIS_UNREACHABLE", exit: ExitCodes.RUNTIME },
   /** Redis did not close cleanly (QUIT unanswered or refused); the connection was dropped. */

@@ -20,12 +20,16 @@ import { HttpServer, type Readiness } from "./http/server.js";
 import { createWebhookHandler } from "./http/webhook-handler.js";
 import { resolveBot } from "./config/bot-settings.js";
 import { createApiLimits } from "./transport/limits.js";
+import type { Ownership } from "./lifecycle/ownership.js";
+import { createOwnership, isLeased, leasedBotSet } from "./lifecycle/leased-bots.js";
 
 /** What `start()` reports: which enabled bots run and which do not (and why). */
 export interface StartReport {
   readonly enabled: number;
   readonly running: readonly string[];
   readonly notRunning: ReadonlyArray<{ bot: string; state: string; reason: string | undefined }>;
+  /** With leases: the bots other instances own (this one stands by for them). */
+  readonly standby: readonly string[];
 }
 
 export { DrainTimeoutError, ShutdownFailedError, type CutReport };
@@ -53,9 +57,12 @@ const SPARE_SOCKETS = 64;
  * Start order: state store (Redis) -> shared Bot API transport -> HTTP server (health, metrics, webhooks;
  * readiness stays false until the bots are up) -> app and shared pipeline -> bots (in parallel, bounded).
  *
- * Stop order: (1) stop intake on every bot (readiness false, webhook requests get 503), (2) drain what was
- * received, (3) confirm offsets, (4) close the HTTP server and the shared transport, (5) close the state
- * store last (Redis QUIT, after the last write).
+ * With leases (Redis configured), the polling bots are started by this instance's `Ownership` as it takes
+ * their leases, and stopped by it when it hands them over.
+ *
+ * Stop order: (1) leave the live instances and stop intake on every bot (readiness false, webhook requests get
+ * 503), (2) drain what was received, (3) confirm offsets, then release the leases, (4) close the HTTP server
+ * and the shared transport, (5) close the state store last (Redis QUIT, after the last write).
  */
 export class Host {
   /** The running bots by id. */
@@ -76,6 +83,8 @@ export class Host {
   private reloading: Promise<unknown> = Promise.resolve();
   private watcher: ConfigWatcher | undefined;
   private current: Config;
+  /** This instance's share of the leased bots (polling bots, when leases are on). */
+  private ownership: Ownership | undefined;
 
   private readonly rootLogger: Logger;
 
@@ -91,6 +100,7 @@ export class Host {
     this.metrics = new HostMetrics({
       bots: () => (this.runners?.all() ?? []).map((r) => ({ id: r.id, up: r.state === "running", inFlight: r.tracker.size })),
       redisConnected: () => (this.store?.durable === true ? this.store.health().ok : undefined),
+      ownedBots: () => this.ownership?.ownedIds().length,
     });
     this.observer = options.observer === undefined ? this.metrics : observeBoth(this.metrics, options.observer);
   }
@@ -115,7 +125,11 @@ export class Host {
     }
     const health = this.store?.health() ?? { ok: false, reason: "not started" };
     const store = { name: this.store?.name ?? "none", ...health };
-    return { ready: allRunning && health.ok && !this.stopRequested, draining: this.stopRequested, store, bots };
+    const ready = allRunning && health.ok && !this.stopRequested;
+    const { ownership } = this;
+    if (ownership === undefined) return { ready, draining: this.stopRequested, store, bots };
+    const leases = { instance: ownership.instanceId, owned: ownership.ownedIds(), standby: ownership.standbyIds() };
+    return { ready, draining: this.stopRequested, store, bots, leases };
   }
 
   /** Starts everything; see the class comment for the order. Rejects only on errors that concern every bot. */
@@ -189,19 +203,30 @@ export class Host {
       startTimeoutMs: this.options.startTimeoutMs ?? START_TIMEOUT_MS,
     };
     this.runners = new BotRegistry(shared, this.rootLogger, (bot) => resolveBot(config, bot));
-    const runners = enabled.map((bot) => this.runners.add(bot));
+    // With leases, polling bots run on whichever instance holds their lease; webhook bots run on every instance.
+    const runners = enabled.filter((bot) => !isLeased(config, bot)).map((bot) => this.runners.add(bot));
+    if (config.leases.enabled && this.store instanceof RedisStateStore) {
+      const o = { config, store: this.store, keys, registry: this.runners, current: () => this.current, logger: this.rootLogger, observer: this.observer };
+      this.ownership = createOwnership(o);
+    }
     if (enabled.length === 0) this.log.warn("no enabled bots in the config; the host idles until stopped");
     if (this.options.configPath !== undefined && this.options.watchConfig !== false) {
       this.watcher = new ConfigWatcher({ path: this.options.configPath, logger: this.rootLogger, onChange: () => void this.reload("file watch") });
       await this.watcher.start();
     }
     const t0 = performance.now();
-    await this.runners.start(runners, () => this.stopRequested);
+    await Promise.all([this.runners.start(runners, () => this.stopRequested), this.ownership?.start()]);
     const report = this.report(enabled.length);
-    this.log.info(
-      { enabled: report.enabled, running: report.running.length, not_running: report.notRunning, ms: Math.round(performance.now() - t0) },
-      report.notRunning.length === 0 ? "all bots are up" : `${report.running.length} of ${report.enabled} bots are up`,
-    );
+    const ms = Math.round(performance.now() - t0);
+    const { standby } = report;
+    const summary =
+      report.notRunning.length === 0 && standby.length === 0
+        ? "all bots are up"
+        : standby.length === 0
+          ? `${report.running.length} of ${report.enabled} bots are up`
+          : `${report.running.length} of ${report.enabled} bots run here, ${standby.length} are owned by other instances (standby here)`;
+    const leases = this.ownership === undefined ? {} : { standby, instance: this.ownership.instanceId };
+    this.log.info({ enabled: report.enabled, running: report.running.length, not_running: report.notRunning, ...leases, ms }, summary);
     return report;
   }
 
@@ -221,7 +246,7 @@ export class Host {
       if (r.state === "running") running.push(r.id);
       else notRunning.push({ bot: r.id, state: r.state, reason: r.reason });
     }
-    return { enabled, running, notRunning };
+    return { enabled, running, notRunning, standby: this.ownership?.standbyIds() ?? [] };
   }
 
   /**
@@ -238,7 +263,7 @@ export class Host {
         trigger,
         path: this.options.configPath,
         running: this.current,
-        registry: this.runners,
+        registry: this.ownership === undefined ? this.runners : leasedBotSet(this.runners, this.ownership),
         drainTimeoutMs: this.current.shutdown.drain_timeout * 1000,
         cancelled: () => this.stopRequested,
         logger: this.log,
@@ -275,6 +300,8 @@ export class Host {
     const steps = new ShutdownSteps(this.log, 5);
     let stops: BotStop[] = [];
     await steps.run(1, "stop intake", "stopped intake", async () => {
+      // Leave the live instances first, so the others take each bot as soon as it is released below.
+      await this.ownership?.leave();
       const stopAll = (): BotStop[] => (this.runners?.all() ?? []).map((r) => r.stop(drainTimeoutMs));
       stops = stopAll();
       // A start still in progress settles quickly once intake is stopped (its signal is aborted); bots it
@@ -295,9 +322,12 @@ export class Host {
     }
     this.log.info({ step: 2, ms: Math.round(performance.now() - t0), updates: inFlight }, "shutdown step 2/5: drained");
 
-    await steps.run(3, "confirm offsets", "confirmed offsets", async () => ({
-      bots: (await Promise.all(stops.map((s) => s.done))).filter((r) => r.offset !== undefined).length,
-    }));
+    await steps.run(3, "confirm offsets", "confirmed offsets", async () => {
+      const confirmed = (await Promise.all(stops.map((s) => s.done))).filter((r) => r.offset !== undefined).length;
+      // Only now, with every offset confirmed, may another instance take the bots.
+      const released = await this.ownership?.releaseAll();
+      return released === undefined ? { bots: confirmed } : { bots: confirmed, leases_released: released };
+    });
     await steps.run(4, "close the HTTP server and the shared HTTP agent", "closed the HTTP server and the shared HTTP agent", async () => {
       await Promise.all([this.http?.stop(), this.transport?.stop()]);
       return {};

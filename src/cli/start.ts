@@ -31,7 +31,8 @@ export async function runStart(opts: { config: string; logLevel?: LogLevel; pret
   coordinator.watch(host);
   try {
     const report = await host.start();
-    if (report.enabled > 0 && report.running.length === 0 && !coordinator.isStopping) {
+    // Standing by for bots other instances own is healthy; only a host that runs nothing it could run exits.
+    if (report.enabled > 0 && report.running.length === 0 && report.standby.length === 0 && !coordinator.isStopping) {
       logger.error({ not_running: report.notRunning }, "no bot could start; exiting");
       coordinator.shutdown(ExitCodes.RUNTIME, "no bot could start");
     }

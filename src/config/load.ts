@@ -22,6 +22,11 @@ export interface Config {
   readonly mode: Mode;
   /** Undefined when the file has no `redis` section or its `url` is empty: state is kept in memory. */
   readonly redis: { readonly url: string; readonly key_prefix: string; readonly session_ttl: number } | undefined;
+  /**
+   * Several instances sharing the bots through Redis leases: `enabled` is true whenever Redis is configured
+   * (unless the file says `false`); `ttl` in seconds.
+   */
+  readonly leases: { readonly enabled: boolean; readonly ttl: number; readonly balance: boolean };
   readonly polling: { readonly limit: number; readonly timeout: number; readonly concurrency: number; readonly global_concurrency: number };
   readonly shutdown: { readonly drain_timeout: number };
   /** `listen` is `false` when no HTTP server should run. */
@@ -117,7 +122,7 @@ export function parseConfig(text: string, o: ParseOptions): Config {
       }
     }
   }
-  for (const found of [...duplicates(data, positions), ...webhookWithoutServer(data, positions)]) issues.push(issue(found.at, found.path, found.message));
+  for (const found of [...duplicates(data, positions), ...webhookWithoutServer(data, positions), ...leasesWithoutRedis(data, positions)]) issues.push(issue(found.at, found.path, found.message));
   if (issues.length > 0 || !parsed.success) {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(o.file, issues);
@@ -144,13 +149,15 @@ function coerceInterpolated(path: Path, value: string): unknown {
 }
 
 function normalize(raw: RawConfig, baseDir: string): Config {
-  const { redis, webhook } = raw;
+  const { redis, webhook, leases } = raw;
+  const withRedis = redis !== undefined && redis.url !== "";
   return {
     app: resolve(baseDir, raw.app),
     app_config: raw.app_config,
     api_root: raw.api_root,
     mode: raw.mode,
-    redis: redis === undefined || redis.url === "" ? undefined : { url: redis.url, key_prefix: redis.key_prefix, session_ttl: redis.session_ttl },
+    redis: withRedis ? { url: redis.url, key_prefix: redis.key_prefix, session_ttl: redis.session_ttl } : undefined,
+    leases: { enabled: withRedis && leases.enabled !== false, ttl: leases.ttl, balance: leases.balance },
     polling: { ...raw.polling },
     shutdown: { ...raw.shutdown },
     http: { ...raw.http },
@@ -209,6 +216,17 @@ function webhookWithoutServer(data: unknown, positions: Map<string, FieldPositio
   );
   if (ids.length === 0) return [];
   return [{ at: positionOf(positions, ["http", "listen"]), path: "http.listen", message: `webhook mode needs the HTTP server, but it is off (bots in webhook mode: ${ids.join(", ")})` }];
+}
+
+function leasesWithoutRedis(data: unknown, positions: Map<string, FieldPosition>): Found[] {
+  if (valueAt(data, ["leases", "enabled"]) !== true) return [];
+  const url = valueAt(data, ["redis", "url"]);
+  if (typeof url === "string" && url !== "") return [];
+  return [{
+    at: positionOf(positions, ["leases", "enabled"]),
+    path: "leases.enabled",
+    message: "sharing the bots between instances needs Redis: set redis.url, or remove leases.enabled to run every bot in this one process",
+  }];
 }
 
 function deepFreeze<T>(value: T): T {

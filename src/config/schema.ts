@@ -77,6 +77,12 @@ const redisShape = {
   key_prefix: z.string().default("bot-host:"),
   session_ttl: int(0).default(0),
 };
+const leasesShape = {
+  // Absent: on whenever Redis is configured. `true` without Redis is an error; `false` runs every bot here.
+  enabled: z.boolean().optional(),
+  ttl: z.number().min(2).max(60).default(10),
+  balance: z.boolean().default(true),
+};
 const pollingShape = {
   limit: int(1, 100).default(100),
   timeout: int(0, 50).default(30),
@@ -135,6 +141,7 @@ const topShape = {
   api_root: httpUrl.default("https://api.telegram.org"),
   mode: mode.default("polling"),
   redis: nullAsAbsent(z.strictObject(redisShape).optional()),
+  leases: nullAsAbsent(z.strictObject(leasesShape).prefault({})),
   polling: nullAsAbsent(z.strictObject(pollingShape).prefault({})),
   shutdown: nullAsAbsent(z.strictObject(shutdownShape).prefault({})),
   http: nullAsAbsent(z.strictObject(httpShape).prefault({})),
@@ -153,6 +160,7 @@ export type RawConfig = Zod.output<typeof configSchema>;
 export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
   "": Object.keys(topShape),
   redis: Object.keys(redisShape),
+  leases: Object.keys(leasesShape),
   polling: Object.keys(pollingShape),
   shutdown: Object.keys(shutdownShape),
   http: Object.keys(httpShape),

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
-import type { RuntimeObserver } from "../runtime/observer.js";
+import type { LeaseEventKind, RuntimeObserver } from "../runtime/observer.js";
 
 /** What the metrics read on every scrape (kept as callbacks so nothing is counted twice). */
 export interface MetricsSources {
@@ -7,6 +7,8 @@ export interface MetricsSources {
   bots(): Iterable<{ id: string; up: boolean; inFlight: number }>;
   /** Whether Redis takes writes; undefined without Redis. */
   redisConnected(): boolean | undefined;
+  /** How many bots this instance owns by lease; undefined when leases are off. */
+  ownedBots?(): number | undefined;
 }
 
 /**
@@ -26,6 +28,7 @@ export class HostMetrics implements RuntimeObserver {
   private readonly throttledCalls: Counter<"bot" | "method">;
   private readonly throttleWait: Counter<"bot" | "method">;
   private readonly floodLimits: Counter<"bot">;
+  private readonly leaseEvents: Counter<"bot" | "event">;
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
@@ -117,6 +120,21 @@ export class HostMetrics implements RuntimeObserver {
         for (const b of sources.bots()) this.set({ bot: b.id }, b.up ? 1 : 0);
       },
     });
+    this.leaseEvents = new Counter({
+      name: "bot_host_lease_events_total",
+      help: "Bot leases acquired, released (graceful handover), expired (lost without a release) and fenced (writes refused after the loss), by bot",
+      labelNames: ["bot", "event"],
+      registers,
+    });
+    new Gauge({
+      name: "bot_host_owned_bots",
+      help: "Bots this instance owns by lease; absent when leases are off",
+      registers,
+      collect() {
+        const owned = sources.ownedBots?.();
+        if (owned !== undefined) this.set(owned);
+      },
+    });
     new Gauge({
       name: "bot_host_redis_connected",
       help: "1 when the Redis connection is ready, 0 when it is not, absent without Redis",
@@ -154,6 +172,10 @@ export class HostMetrics implements RuntimeObserver {
 
   floodLimited(bot: string): void {
     this.floodLimits.inc({ bot });
+  }
+
+  leaseEvent(bot: string, event: LeaseEventKind): void {
+    this.leaseEvents.inc({ bot, event });
   }
 
   /** A config reload was applied or rejected. */

@@ -16,6 +16,8 @@ export interface Readiness {
   /** The state store (`redis` or `memory`): whether it takes writes, and why not. */
   store: StoreHealth & { name: string };
   bots: Record<string, { state: string; reason?: string }>;
+  /** With leases: this instance, the bots it owns and those other instances own (standby here). */
+  leases?: { instance: string; owned: string[]; standby: string[] };
 }
 
 /** Options of {@link HttpServer}. */

@@ -1,8 +1,18 @@
-import { loadConfig, type Config } from "../config/index.js";
+import { loadConfig, type BotConfig, type Config } from "../config/index.js";
 import { ConfigError, formatIssue } from "../config/errors.js";
 import { diffConfig } from "../config/diff.js";
 import type { Logger } from "../logging/logger.js";
-import type { BotRegistry } from "../runtime/registry.js";
+
+/**
+ * The set of bots a reload changes: the registry itself, or with leases the instance's share of the bots
+ * (a removed bot is handed over, an added one is taken by whichever instance has room).
+ */
+export interface BotSet {
+  /** Stops one bot alone (drained within `drainTimeoutMs`, offset confirmed); resolves with the updates cut. */
+  remove(id: string, drainTimeoutMs: number): Promise<number>;
+  /** Starts (or offers, with leases) the given bots of the new config; resolves with those not running here. */
+  startAll(bots: readonly BotConfig[], cancelled: () => boolean): Promise<string[]>;
+}
 
 /** The outcome of one reload. */
 export interface ReloadReport {
@@ -25,7 +35,7 @@ export interface ReloadOptions {
   trigger: string;
   path: string;
   running: Config;
-  registry: BotRegistry;
+  registry: BotSet;
   drainTimeoutMs: number;
   cancelled: () => boolean;
   logger: Logger;
@@ -51,9 +61,8 @@ export async function reloadBots(o: ReloadOptions): Promise<ReloadReport> {
   const diff = diffConfig(o.running, next);
   const restarted = diff.changed.map((b) => b.id);
   await Promise.all([...diff.removed, ...restarted].map((id) => o.registry.remove(id, o.drainTimeoutMs)));
-  const started = [...diff.added, ...diff.changed].map((b) => o.registry.add(b));
   o.apply(Object.freeze({ ...o.running, bots: next.bots }));
-  await o.registry.start(started, o.cancelled);
+  const notRunning = await o.registry.startAll([...diff.added, ...diff.changed], o.cancelled);
   const report: ReloadReport = {
     trigger: o.trigger,
     ok: true,
@@ -72,7 +81,7 @@ export async function reloadBots(o: ReloadOptions): Promise<ReloadReport> {
       restarted: report.restarted,
       unchanged: report.unchanged.length,
       needs_restart: report.needsRestart,
-      not_running: started.filter((r) => r.state !== "running").map((r) => r.id),
+      not_running: notRunning,
     },
     report.needsRestart.length > 0
       ? `config reloaded; ${report.needsRestart.join(", ")} changed but only take effect after a restart`

@@ -1,6 +1,6 @@
 import { Api, Bot, GrammyError, type ApiClientOptions, type Composer } from "grammy";
 import type { Update } from "grammy/types";
-import { isBotHostError, ErrorCodes } from "../errors.js";
+import { BotHostError, isBotHostError, ErrorCodes } from "../errors.js";
 import type { BotSettings } from "../config/bot-settings.js";
 import type { Logger } from "../logging/logger.js";
 import type { StateStore } from "../storage/state-store.js";
@@ -24,6 +24,17 @@ export interface BotStop {
   readonly drained: Promise<boolean>;
   /** The bot is stopped: what the deadline cut (update ids) and the offset confirmed, if any. Never rejects. */
   readonly done: Promise<{ cut: number[]; offset: number | undefined }>;
+}
+
+/**
+ * This instance's lease of a bot, when several instances share the bots: while it is not valid the bot makes
+ * no Bot API call and confirms no offset (its Redis writes are refused by the store's fence anyway).
+ */
+export interface LeaseView {
+  /** The fence token every journal and state write of the bot carries. */
+  readonly token: string;
+  /** `false` once the lease may have passed to another instance (not renewed in time, or taken over). */
+  valid(): boolean;
 }
 
 /** Where a bot is in its life. `running` and not draining is what readiness asks for. */
@@ -68,8 +79,17 @@ export class BotRunner {
     readonly settings: BotSettings,
     private readonly shared: BotRunnerShared,
     logger: Logger,
+    /** Set when the bot is leased (several instances share the bots). */
+    private readonly lease?: LeaseView,
   ) {
     this.log = logger.child({ bot: settings.id });
+  }
+
+  private leaseLost(): BotHostError {
+    return new BotHostError(
+      ErrorCodes.LEASE_LOST,
+      `bot "${this.id}": this instance no longer holds the bot's lease (it was not renewed in time); the call was not made`,
+    );
   }
 
   get id(): string {
@@ -138,6 +158,7 @@ export class BotRunner {
         replay: journal.pending, watermark: journal.watermark, consume,
         onHealth: (healthy, reason) => this.onHealth(healthy, reason),
         onFatal: (err) => this.onFatal(err),
+        ...(this.lease === undefined ? {} : { fence: this.lease.token, leased: () => (this.lease?.valid() === false ? this.leaseLost() : undefined) }),
       });
     await this.intake.start();
     this.state = "running";
@@ -177,10 +198,13 @@ export class BotRunner {
     const bot = new Bot<HostContext>(settings.token, { ContextConstructor: HostContext, client: this.clientOptions(), botInfo: info });
     void this.throttle?.stop();
     this.throttle = installApiTransformers(bot.api, { botId: settings.id, observer: shared.observer, log: this.log, ...shared.limits });
+    const lease = this.lease;
+    // Outermost: a call made after the lease may have passed to another instance is never sent.
+    if (lease !== undefined) bot.api.config.use((prev, method, payload, signal) => (lease.valid() ? prev(method, payload, signal) : Promise.reject(this.leaseLost())));
     const log = this.log;
     const remember = settings.mode === "webhook";
     bot.use((ctx, next) => {
-      bindContext(ctx, { botId: settings.id, appConfig: shared.appConfig, logger: log, remember });
+      bindContext(ctx, { botId: settings.id, appConfig: shared.appConfig, logger: log, remember, fence: lease?.token });
       return next();
     });
     bot.use(shared.pipeline);
@@ -199,7 +223,12 @@ export class BotRunner {
     } catch (err) {
       outcome = "error";
       const cause = err instanceof Error && "error" in err ? (err as { error: unknown }).error : err;
-      this.log.error({ err: cause, update_id: update.update_id }, "handler failed; the bot goes on");
+      if (isBotHostError(cause) && cause.code === ErrorCodes.LEASE_LOST) {
+        observer.leaseEvent(this.settings.id, "fenced");
+        this.log.warn({ update_id: update.update_id, code: cause.code }, "update left to the bot's new owner: this instance lost the lease");
+      } else {
+        this.log.error({ err: cause, update_id: update.update_id }, "handler failed; the bot goes on");
+      }
     } finally {
       this.tracker.delete(update.update_id);
       observer.updateHandled(this.settings.id, type, outcome, (performance.now() - t0) / 1000, update.update_id);
@@ -248,6 +277,10 @@ export class BotRunner {
   private fail(err: unknown): void {
     this.state = "failed";
     this.reason = isBotHostError(err) ? err.code : "fatal";
+    if (isBotHostError(err) && err.code === ErrorCodes.LEASE_LOST) {
+      this.log.warn({ code: err.code }, "stopped polling: this instance lost the bot's lease");
+      return;
+    }
     this.log.error({ err, code: isBotHostError(err) ? err.code : undefined }, isBotHostError(err) ? err.message : "bot stopped on an unrecoverable error");
   }
 
@@ -275,8 +308,9 @@ export class BotRunner {
     ]).finally(() => clearTimeout(timer));
     const done = drained.then(async (complete) => {
       const cut = complete ? [] : this.tracker.snapshot();
-      // After a 401 the token is no longer ours to confirm with.
-      const offset = complete && this.reason !== ErrorCodes.BOT_UNAUTHORIZED ? await this.intake?.confirm() : undefined;
+      // After a 401 the token is no longer ours to confirm with; after losing the lease, the bot no longer is.
+      const confirm = complete && this.reason !== ErrorCodes.BOT_UNAUTHORIZED && this.lease?.valid() !== false;
+      const offset = confirm ? await this.intake?.confirm() : undefined;
       this.state = "stopped";
       await this.throttle?.stop().catch((err: unknown) => this.log.warn({ err }, "releasing the outgoing throttle failed"));
       return { cut, offset };

@@ -18,7 +18,15 @@ export interface RuntimeObserver {
   throttled(bot: string, method: string, seconds: number): void;
   /** An incoming update was dropped by the per-user flood limit. */
   floodLimited(bot: string): void;
+  /**
+   * A bot's lease changed hands here: `acquired`, `released` (handed over gracefully), `expired` (lost
+   * without a release: this instance was paused or cut off), or `fenced` (a write refused after it was lost).
+   */
+  leaseEvent(bot: string, event: LeaseEventKind): void;
 }
+
+/** See {@link RuntimeObserver.leaseEvent}. */
+export type LeaseEventKind = "acquired" | "released" | "expired" | "fenced";
 
 /** An observer that ignores everything (tests, embedding without metrics). */
 export const silentObserver: RuntimeObserver = {
@@ -28,6 +36,7 @@ export const silentObserver: RuntimeObserver = {
   apiRetry() {},
   throttled() {},
   floodLimited() {},
+  leaseEvent() {},
 };
 
 /** The type of an update: its one field besides `update_id` (`message`, `callback_query`, ...). */

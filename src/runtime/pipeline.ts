@@ -4,7 +4,7 @@ import { limit } from "@grammyjs/ratelimiter";
 import type { Config } from "../config/index.js";
 import type { KeyBuilder } from "../storage/keys.js";
 import type { StateWrite, StateStore } from "../storage/state-store.js";
-import { chatKeyOf, remembersUpdate, type HostContext, type SessionData } from "./context.js";
+import { chatKeyOf, fenceOf, remembersUpdate, type HostContext, type SessionData } from "./context.js";
 import { openScope, runInScope } from "./update-scope.js";
 
 /**
@@ -95,7 +95,7 @@ export function createPipeline(
       await runInScope(scope, next);
     } finally {
       const writes = [...storage.take(sessionKey(ctx)), ...scope.close()];
-      await store.complete(ctx.botId, ctx.update.update_id, writes, remembersUpdate(ctx));
+      await store.complete(ctx.botId, ctx.update.update_id, writes, remembersUpdate(ctx), fenceOf(ctx));
     }
   });
   if (flood !== undefined) {

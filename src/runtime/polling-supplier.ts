@@ -39,6 +39,10 @@ export interface PollingSupplierOptions {
   watermark: number | undefined;
   /** Told when polling works (`true`) or is failing and being retried (`false`). */
   onHealth?: (healthy: boolean, reason?: string) => void;
+  /** For a leased bot: the error to end with once the lease is lost, else undefined. Checked before each fetch. */
+  leased?: () => BotHostError | undefined;
+  /** For a leased bot: the fence token its journal writes carry. */
+  fence?: string;
 }
 
 /**
@@ -72,6 +76,8 @@ export class PollingSupplier implements UpdateSupplier<Update> {
       return batch;
     }
     for (let failures = 0; ; ) {
+      const lost = this.o.leased?.();
+      if (lost !== undefined) throw lost;
       const limit = Math.max(1, Math.min(batchSize, this.o.polling.limit, this.o.polling.concurrency, this.o.admission.free));
       const updates = await this.fetch(limit, signal);
       const last = updates[updates.length - 1];
@@ -85,9 +91,9 @@ export class PollingSupplier implements UpdateSupplier<Update> {
       // The next getUpdates confirms this batch to Telegram: it must be in the journal before that. While Redis
       // is unreachable the write waits; a stop does not (the batch is then neither handled nor confirmed).
       try {
-        await untilAborted(this.o.store.appendJournal(this.o.botId, fresh), signal);
+        await untilAborted(this.o.store.appendJournal(this.o.botId, fresh, this.o.fence), signal);
       } catch (err) {
-        if (signal.aborted) throw err;
+        if (signal.aborted || (err instanceof BotHostError && err.code === ErrorCodes.LEASE_LOST)) throw err;
         // The offset did not move: the same batch is fetched again once the journal accepts writes.
         this.log.error({ err, updates: fresh.length }, "cannot write the update journal; retrying the batch");
         await sleep(backoffDelay(failures++, 500, 30_000), signal);

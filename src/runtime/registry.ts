@@ -1,7 +1,7 @@
 import type { BotConfig } from "../config/index.js";
 import type { BotSettings } from "../config/bot-settings.js";
 import type { Logger } from "../logging/logger.js";
-import { BotRunner, type BotRunnerShared } from "./bot-runner.js";
+import { BotRunner, type BotRunnerShared, type LeaseView } from "./bot-runner.js";
 
 const START_PARALLELISM = 64;
 
@@ -27,9 +27,9 @@ export class BotRegistry {
     return [...this.runners.values()];
   }
 
-  /** Creates the runner of `bot` (not started). */
-  add(bot: BotConfig): BotRunner {
-    const runner = new BotRunner(this.resolve(bot), this.shared, this.logger);
+  /** Creates the runner of `bot` (not started); `lease` when this instance runs it under a lease. */
+  add(bot: BotConfig, lease?: LeaseView): BotRunner {
+    const runner = new BotRunner(this.resolve(bot), this.shared, this.logger, lease);
     this.runners.set(bot.id, runner);
     return runner;
   }
@@ -55,6 +55,24 @@ export class BotRegistry {
     if (cut.length > 0) r.log.warn({ cut_updates: cut.length, update_ids: cut }, "drain deadline passed while stopping this bot; the next start handles the cut updates");
     r.log.info({ cut_updates: cut.length }, "bot stopped");
     return cut.length;
+  }
+
+  /**
+   * Stops one bot at once, without waiting for its updates (the lease was lost: they are the new owner's now,
+   * and their writes are refused). Its offset is not confirmed.
+   */
+  drop(id: string): void {
+    const r = this.runners.get(id);
+    if (r === undefined) return;
+    this.runners.delete(id);
+    r.stop(0);
+  }
+
+  /** Creates and starts runners for `bots` (the reload path); resolves with the ids of those not running. */
+  async startAll(bots: readonly BotConfig[], cancelled: () => boolean): Promise<string[]> {
+    const runners = bots.map((b) => this.add(b));
+    await this.start(runners, cancelled);
+    return runners.filter((r) => r.state !== "running").map((r) => r.id);
   }
 
 }

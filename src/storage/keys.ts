@@ -9,6 +9,10 @@
  * - `done:<botId>`: sorted set of the most recently finished webhook update ids (redelivery filter).
  * - `throttle:<botId>:sent`: sorted set of the bot's recent Bot API sends, for its per-bot limit across processes.
  * - `flood:<botId>:<userId>`: the incoming flood limit's counter of a user (with `limits.incoming`).
+ * - `lease:<botId>`: which instance owns the bot, as `<instanceId>/<fence>`, expiring unless renewed.
+ * - `fence:<botId>`: the bot's fencing counter, incremented on every acquisition of its lease.
+ * - `instances`: sorted set of live instances, scored by when their heartbeat expires (ms).
+ * - `leases` (a pub/sub channel, not a key): lease releases and instances joining or leaving.
  * - `botinfo:<telegramBotId>`: cached `getMe` result, with a hash of the token it was fetched with.
  */
 export interface KeyBuilder {
@@ -20,6 +24,10 @@ export interface KeyBuilder {
   throttle(botId: string): string;
   /** The prefix of the flood counters; @grammyjs/ratelimiter appends `<botId>:<userId>`. */
   floodPrefix(): string;
+  lease(botId: string): string;
+  fence(botId: string): string;
+  instances(): string;
+  leaseChannel(): string;
   botInfo(telegramBotId: string): string;
 }
 
@@ -33,6 +41,10 @@ export function createKeys(prefix: string): KeyBuilder {
     done: (botId) => `${prefix}done:${botId}`,
     throttle: (botId) => `${prefix}throttle:${botId}:sent`,
     floodPrefix: () => `${prefix}flood:`,
+    lease: (botId) => `${prefix}lease:${botId}`,
+    fence: (botId) => `${prefix}fence:${botId}`,
+    instances: () => `${prefix}instances`,
+    leaseChannel: () => `${prefix}leases`,
     botInfo: (telegramBotId) => `${prefix}botinfo:${telegramBotId}`,
   };
 }

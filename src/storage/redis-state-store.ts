@@ -25,25 +25,33 @@ export interface RedisStateStoreOptions {
 // auto-pipelining sends the commits of every update finishing in the same tick in one socket write, and it
 // is just as atomic. A script stops at its first failing command, so each writes the state first and drops
 // the journal entry last: a failure leaves the update journaled, to be handled again, never lost.
+// With a fence token (this instance holds the bot's lease), a write whose token is not the lease's current
+// value is refused whole: another instance owns the bot now, or the lease expired.
+const fence = (token: string, lease: string): string =>
+  `if ${token} ~= '' and redis.call('GET', ${lease}) ~= ${token} then return redis.error_reply('BOTHOST_FENCED the lease is held by another instance') end`;
+
 const SCRIPTS = {
   // KEYS: done set, journal. ARGV: update id, update JSON. Handle an update only if it was not finished
   // recently (done set) and is not in flight (journal hash).
-  bhClaim: { keys: 2, lua: `
+  bhClaim: { keys: 3, lua: `
+${fence("ARGV[3]", "KEYS[3]")}
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
 ` },
-  // KEYS: journal, watermark. ARGV: watermark TTL (s), last update id, then id/JSON pairs.
-  bhAppend: { keys: 2, lua: `
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+  // KEYS: journal, watermark, lease. ARGV: watermark TTL (s), last update id, fence token, then id/JSON pairs.
+  bhAppend: { keys: 3, lua: `
+${fence("ARGV[3]", "KEYS[3]")}
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 return 1
 ` },
-  // KEYS: journal, done set, then the state keys to write. ARGV: update id, state TTL (s, 0 = none), '1' to
-  // remember the id in the done set, how many ids the done set keeps, then one value per state key (the
-  // serialized value, or '' to delete the key; a stored value is never '', it is JSON).
+  // KEYS: journal, done set, lease, then the state keys to write. ARGV: update id, state TTL (s, 0 = none), '1'
+  // to remember the id in the done set, how many ids the done set keeps, fence token, then one value per state
+  // key (the serialized value, or '' to delete the key; a stored value is never '', it is JSON).
   bhComplete: { lua: `
+${fence("ARGV[5]", "KEYS[3]")}
 local ttl = ARGV[2]
-for i = 3, #KEYS do
+for i = 4, #KEYS do
   local v = ARGV[i + 2]
   if v == '' then redis.call('DEL', KEYS[i])
   elseif ttl == '0' then redis.call('SET', KEYS[i], v)
@@ -63,6 +71,7 @@ type ScriptArg = string | number;
 type ScriptedRedis = Redis & { [name in keyof typeof SCRIPTS]: (...args: ScriptArg[]) => Promise<number> };
 
 const QUIT_TIMEOUT_MS = 2_000;
+const LEASE_COMMAND_TIMEOUT_MS = 2_000;
 
 // Telegram picks a random update_id after a week without updates; a stale cursor must not outlive that.
 const WATERMARK_TTL_SECONDS = 6 * 24 * 3600;
@@ -114,10 +123,12 @@ export class RedisStateStore implements StateStore {
    * A connection of its own for `purpose`, so counter traffic never waits behind journal writes. Created on
    * first use; the store closes it before its own connection.
    */
-  connection(purpose: "flood" | "throttle"): Redis {
+  connection(purpose: "flood" | "throttle" | "leases" | "lease-events"): Redis {
     let c = this.extra.get(purpose);
     if (c === undefined) {
-      c = this.redis.duplicate({ connectionName: `bot-host:${purpose}` });
+      // A lease command that cannot be answered soon is worthless: it fails instead of waiting for a reconnect.
+      const timeout = purpose === "leases" ? { commandTimeout: LEASE_COMMAND_TIMEOUT_MS } : {};
+      c = this.redis.duplicate({ connectionName: `bot-host:${purpose}`, ...timeout });
       c.on("error", () => undefined); // the main connection logs the outage once
       this.extra.set(purpose, c);
     }
@@ -197,6 +208,19 @@ export class RedisStateStore implements StateStore {
     );
   }
 
+  private fenced<T>(botId: string, write: Promise<T>): Promise<T> {
+    return write.catch((err: unknown) => {
+      if (err instanceof Error && err.message.startsWith("BOTHOST_FENCED")) {
+        throw new BotHostError(
+          ErrorCodes.LEASE_LOST,
+          `bot "${botId}": this instance no longer holds the bot's lease (another instance took it over, or the lease expired); the write was refused and the update is left to the owner`,
+          { cause: err },
+        );
+      }
+      throw err;
+    });
+  }
+
   async read(key: string): Promise<string | undefined> {
     return (await this.redis.get(key)) ?? undefined;
   }
@@ -210,23 +234,30 @@ export class RedisStateStore implements StateStore {
     return { pending, watermark: mark === null ? undefined : Number(mark) };
   }
 
-  async appendJournal(botId: string, updates: readonly Update[]): Promise<void> {
+  async appendJournal(botId: string, updates: readonly Update[], fence?: string): Promise<void> {
     const last = updates[updates.length - 1];
     if (last === undefined) return;
-    const args: ScriptArg[] = [this.keys.journal(botId), this.keys.watermark(botId), WATERMARK_TTL_SECONDS, last.update_id];
+    const args: ScriptArg[] = [
+      this.keys.journal(botId), this.keys.watermark(botId), this.keys.lease(botId),
+      WATERMARK_TTL_SECONDS, last.update_id, fence ?? "",
+    ];
     for (const u of updates) args.push(u.update_id, JSON.stringify(u));
-    await this.redis.bhAppend(...args);
+    await this.fenced(botId, this.redis.bhAppend(...args));
   }
 
-  async claim(botId: string, update: Update): Promise<boolean> {
-    const claimed = await this.redis.bhClaim(this.keys.done(botId), this.keys.journal(botId), update.update_id, JSON.stringify(update));
+  async claim(botId: string, update: Update, fence?: string): Promise<boolean> {
+    const claimed = await this.fenced(
+      botId,
+      this.redis.bhClaim(this.keys.done(botId), this.keys.journal(botId), this.keys.lease(botId), update.update_id, JSON.stringify(update), fence ?? ""),
+    );
     return claimed === 1;
   }
 
-  async complete(botId: string, updateId: number, writes: readonly StateWrite[], remember = false): Promise<void> {
-    const keys = [this.keys.journal(botId), this.keys.done(botId), ...writes.map((w) => w.key)];
+  async complete(botId: string, updateId: number, writes: readonly StateWrite[], remember = false, fence?: string): Promise<void> {
+    const keys = [this.keys.journal(botId), this.keys.done(botId), this.keys.lease(botId), ...writes.map((w) => w.key)];
     const values = writes.map((w) => w.value ?? "");
-    await this.redis.bhComplete(keys.length, ...keys, updateId, this.options.sessionTtl, remember ? 1 : 0, REMEMBERED_UPDATES, ...values);
+    const args = [updateId, this.options.sessionTtl, remember ? 1 : 0, REMEMBERED_UPDATES, fence ?? "", ...values];
+    await this.fenced(botId, this.redis.bhComplete(keys.length, ...keys, ...args));
   }
 
   async getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined> {

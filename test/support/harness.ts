@@ -61,6 +61,8 @@ export interface YamlOptions {
   http?: string;
   /** The `limits:` section; by default the outgoing throttle is off (the fake Bot API has no limits). */
   limits?: string;
+  /** The `leases:` section (with Redis); by default a 5 s TTL, so a restart after SIGKILL waits at most that long. */
+  leases?: string;
 }
 
 /** A bots.yaml for tests (tokens inline: test files only). */
@@ -70,6 +72,7 @@ export function buildYaml(o: YamlOptions): string {
     `api_root: ${o.apiRoot}`,
     o.appConfig ?? "",
     o.redisUrl === undefined ? "" : `redis:\n  url: ${o.redisUrl}\n  key_prefix: "${o.prefix ?? uniquePrefix()}"`,
+    o.redisUrl === undefined ? "" : (o.leases ?? "leases:\n  ttl: 5"),
     "polling:\n  timeout: 1",
     o.http ?? 'http:\n  listen: "127.0.0.1:0"',
     o.limits ?? "limits:\n  outgoing: { enabled: false }",

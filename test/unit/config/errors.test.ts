@@ -328,6 +328,14 @@ describe("parseConfig reports", () => {
       "bots.yaml:4:11 http.listen: webhook mode needs the HTTP server, but it is off (bots in webhook mode: a)",
     ]);
   });
+
+  it("leases asked for without Redis, and a lease TTL out of range", () => {
+    const text = yaml("app: app.js", "redis:", '  url: ""', "leases:", "  enabled: true", "  ttl: 1", "bots: []");
+    expect(problems(text)).toEqual([
+      "bots.yaml:5:12 leases.enabled: sharing the bots between instances needs Redis: set redis.url, or remove leases.enabled to run every bot in this one process",
+      expect.stringMatching(/^bots\.yaml:6:8 leases\.ttl: /),
+    ]);
+  });
 });
 
 describe("secrets in messages", () => {

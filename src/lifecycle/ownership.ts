@@ -1,0 +1,306 @@
+import { createHash, randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import type { BotConfig } from "../config/index.js";
+import { ErrorCodes } from "../errors.js";
+import type { Logger } from "../logging/logger.js";
+import type { LeaseEvent, LeaseStore } from "../storage/lease-store.js";
+import type { BotRegistry } from "../runtime/registry.js";
+import type { RuntimeObserver } from "../runtime/observer.js";
+import type { BotSet } from "./reload.js";
+
+/** Options of {@link Ownership}. */
+export interface OwnershipOptions {
+  leases: LeaseStore;
+  registry: BotRegistry;
+  /** The bots this instance may own (enabled, leased), as in the config now in force. */
+  wanted: () => readonly BotConfig[];
+  ttlMs: number;
+  /** Share the bots evenly between the live instances (else each takes what is free). */
+  balance: boolean;
+  drainTimeoutMs: number;
+  logger: Logger;
+  observer: RuntimeObserver;
+  /** Whether Redis answers now: while it does not, a shutdown does not wait on lease commands (the leases expire). */
+  healthy: () => boolean;
+}
+
+interface Owned {
+  readonly token: string;
+  /** `performance.now()` until which the lease is surely still ours. */
+  validUntil: number;
+  lost: boolean;
+  /** Set while the bot is being handed over (drained, then released). */
+  handover?: Promise<void>;
+}
+
+/** At most this many bots are handed over at once when the instances rebalance. */
+const HANDOVERS_AT_ONCE = 2;
+
+/** A unique, readable id for this process. */
+export function newInstanceId(): string {
+  return `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
+}
+
+/**
+ * This instance's share of the bots when several instances run the same bots.yaml on one Redis. Each bot is
+ * run by the one instance holding its lease ({@link LeaseStore}); this component takes free leases up to its
+ * fair share (`ceil(bots / live instances)`), renews them every third of the TTL, hands bots over gracefully
+ * (drain, confirm the offset, release) when it holds more than its share or stops, and drops a bot at once when
+ * its lease was lost (not renewed in time: the process was paused or cut off from Redis). Every bot goes
+ * through the same `BotRunner` handle as a shutdown or a reload.
+ */
+export class Ownership implements BotSet {
+  private readonly owned = new Map<string, Owned>();
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private again = false;
+  /** Leaving: no more taking or handing over, only renewing until every lease is released. */
+  private leaving = false;
+  private closed = false;
+  private instances = 1;
+  private failingSince: number | undefined;
+  /** First start attempts of bots taken and not yet settled (the host's start waits for those of its first round). */
+  private readonly starting = new Set<Promise<unknown>>();
+  /** Whether "all bots are up" was logged since the share was last incomplete. */
+  private complete = false;
+
+  constructor(
+    private readonly o: OwnershipOptions,
+    readonly instanceId: string,
+  ) {
+    this.log = o.logger.child({ component: "leases", instance: instanceId });
+  }
+
+  /** Subscribes to lease events and takes this instance's first share. */
+  async start(): Promise<void> {
+    await this.o.leases.subscribe((e) => this.onEvent(e));
+    await this.tick();
+    await Promise.all(this.starting);
+    this.complete = this.runsAll();
+  }
+
+  /** Whether this instance runs every leased bot, all of them running. */
+  private runsAll(): boolean {
+    const wanted = this.o.wanted();
+    return wanted.length > 0 && wanted.every((b) => this.owned.has(b.id) && this.o.registry.get(b.id)?.state === "running");
+  }
+
+  /** The bots this instance owns now (being handed over included). */
+  ownedIds(): string[] {
+    return [...this.owned.keys()];
+  }
+
+  /** The leased bots owned by other instances (or by nobody, for a moment). */
+  standbyIds(): string[] {
+    return this.o.wanted().map((b) => b.id).filter((id) => !this.owned.has(id));
+  }
+
+  private onEvent(e: LeaseEvent): void {
+    if (e.kind === "joined" && e.id === this.instanceId) return;
+    this.schedule(0);
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(), ms);
+    this.timer.unref();
+  }
+
+  /** One round: heartbeat, renew, drop what was lost, then take or hand over bots toward the fair share. */
+  tick(): Promise<void> {
+    if (this.ticking !== undefined) {
+      this.again = true;
+      return this.ticking;
+    }
+    this.ticking = this.round()
+      .catch((err: unknown) => this.onRedisError(err))
+      .finally(() => {
+        this.ticking = undefined;
+        if (this.again) {
+          this.again = false;
+          this.schedule(0);
+        }
+      });
+    return this.ticking;
+  }
+
+  private async round(): Promise<void> {
+    if (this.closed) return;
+    const renewEvery = this.o.ttlMs / 3;
+    if (this.leaving) {
+      await this.renewAll();
+      this.schedule(renewEvery);
+      return;
+    }
+    this.instances = Math.max(1, await this.o.leases.heartbeat());
+    await this.renewAll();
+    if (this.failingSince !== undefined) {
+      this.log.info("Redis answers the lease commands again");
+      this.failingSince = undefined;
+    }
+    const wanted = this.o.wanted();
+    const target = this.o.balance ? Math.ceil(wanted.length / this.instances) : wanted.length;
+    const kept = [...this.owned.values()].filter((b) => b.handover === undefined).length;
+    let next = renewEvery;
+    if (kept < target) {
+      const soonest = await this.take(wanted, target - kept);
+      if (soonest !== undefined) next = Math.min(next, soonest + 20);
+    } else if (kept > target) {
+      this.handOverSome(kept - target);
+    }
+    this.schedule(next);
+  }
+
+  private async renewAll(): Promise<void> {
+    await Promise.all(
+      [...this.owned].map(async ([id, b]) => {
+        const sent = performance.now();
+        if (await this.o.leases.renew(id, b.token)) b.validUntil = sent + this.validity();
+        else this.lose(id, b, "taken over by another instance");
+      }),
+    );
+    for (const [id, b] of this.owned) if (!b.lost && performance.now() > b.validUntil) this.lose(id, b, "not renewed in time");
+    for (const r of this.o.registry.all()) {
+      const b = this.owned.get(r.id);
+      if (b !== undefined && r.state === "failed" && r.reason === ErrorCodes.LEASE_LOST) this.lose(r.id, b, "lost while running");
+    }
+  }
+
+  /** How long after a renewal was sent the lease is surely still ours: its TTL less a margin for clock drift. */
+  private validity(): number {
+    return this.o.ttlMs - Math.min(1_000, this.o.ttlMs / 5);
+  }
+
+  /** Tries to take up to `room` free leases; returns the soonest expiry (ms) of a lease another instance holds. */
+  private async take(wanted: readonly BotConfig[], room: number): Promise<number | undefined> {
+    let soonest: number | undefined;
+    // Rendezvous order: every instance prefers a different part of the bots, so they rarely race for one.
+    const candidates = wanted.filter((b) => !this.owned.has(b.id)).sort((a, b) => this.rank(b.id).localeCompare(this.rank(a.id)));
+    for (const bot of candidates) {
+      if (room <= 0 || this.leaving) break;
+      const sent = performance.now();
+      const got = await this.o.leases.acquire(bot.id);
+      if (got.token === undefined) {
+        if (got.ownerTtlMs >= 0) soonest = Math.min(soonest ?? Infinity, got.ownerTtlMs);
+        continue;
+      }
+      room--;
+      this.own(bot, got.token, sent);
+    }
+    return soonest;
+  }
+
+  private rank(botId: string): string {
+    return createHash("sha1").update(`${this.instanceId}\n${botId}`).digest("hex");
+  }
+
+  private own(bot: BotConfig, token: string, acquiredAt: number): void {
+    const entry: Owned = { token, validUntil: acquiredAt + this.validity(), lost: false };
+    this.owned.set(bot.id, entry);
+    const runner = this.o.registry.add(bot, { token, valid: () => !entry.lost && performance.now() < entry.validUntil });
+    this.o.observer.leaseEvent(bot.id, "acquired");
+    this.log.info({ bot: bot.id, fence: Number(token.split("/").pop()) }, "took the lease of this bot; starting it here");
+    const started = runner.start().then(() => {
+      this.starting.delete(started);
+      if (!this.complete && this.starting.size === 0 && this.runsAll()) {
+        this.complete = true;
+        this.log.info({ owned: this.owned.size }, "all bots are up");
+      }
+    });
+    this.starting.add(started);
+  }
+
+  private lose(id: string, b: Owned, why: string): void {
+    if (b.lost) return;
+    b.lost = true;
+    this.complete = false;
+    this.owned.delete(id);
+    this.o.registry.drop(id);
+    this.o.observer.leaseEvent(id, "expired");
+    this.log.warn({ bot: id, code: ErrorCodes.LEASE_LOST, why }, `lost the lease of this bot (${why}); stopped it here without confirming anything, its updates are the new owner's`);
+    this.schedule(0);
+  }
+
+  private handOverSome(n: number): void {
+    const busy = [...this.owned.values()].filter((b) => b.handover !== undefined).length;
+    const ids = [...this.owned].filter(([, b]) => b.handover === undefined).map(([id]) => id);
+    // Hand over the bots this instance ranks lowest: those another instance prefers.
+    ids.sort((a, b) => this.rank(a).localeCompare(this.rank(b)));
+    for (const id of ids.slice(0, Math.max(0, Math.min(n, HANDOVERS_AT_ONCE - busy)))) void this.handOver(id);
+  }
+
+  /** Drains the bot, confirms its offset, releases its lease (the others are told at once). */
+  private handOver(id: string): Promise<void> {
+    const b = this.owned.get(id);
+    if (b === undefined) return Promise.resolve();
+    b.handover ??= (async () => {
+      const t0 = performance.now();
+      const cut = await this.o.registry.remove(id, this.o.drainTimeoutMs);
+      if (!b.lost) {
+        const released = await this.o.leases.release(id, b.token).catch((err: unknown) => {
+          this.log.warn({ bot: id, err }, "could not release the lease; it expires by itself");
+          return false;
+        });
+        this.owned.delete(id);
+        this.o.observer.leaseEvent(id, "released");
+        this.log.info({ bot: id, cut_updates: cut, released, ms: Math.round(performance.now() - t0) }, "handed this bot over: drained, offset confirmed, lease released");
+      }
+      this.schedule(0);
+    })();
+    return b.handover;
+  }
+
+  /** {@link BotSet}: a bot removed or changed by a reload is handed over (the new config decides who takes it). */
+  async remove(id: string): Promise<number> {
+    await this.handOver(id);
+    return 0;
+  }
+
+  /** {@link BotSet}: new bots are taken by whichever instance has room. */
+  async startAll(): Promise<string[]> {
+    await this.tick();
+    return [];
+  }
+
+  private onRedisError(err: unknown): void {
+    if (this.failingSince === undefined) {
+      this.failingSince = Date.now();
+      this.log.error({ err }, "cannot reach Redis for the leases; bots whose lease is not renewed in time stop here");
+    }
+    for (const [id, b] of this.owned) if (!b.lost && performance.now() > b.validUntil) this.lose(id, b, "not renewed in time");
+    this.schedule(Math.min(1_000, this.o.ttlMs / 3));
+  }
+
+  /**
+   * Stops taking and handing over bots and leaves the live instances, so the others take this instance's
+   * share as soon as each bot is released. Called first in a shutdown; the leases are still renewed while the
+   * bots drain, until {@link releaseAll}.
+   */
+  async leave(): Promise<void> {
+    this.leaving = true;
+    if (!this.o.healthy()) return;
+    await this.o.leases.leave().catch((err: unknown) => this.log.warn({ err }, "could not leave the live instances; they see this one gone after the TTL"));
+  }
+
+  /**
+   * After the bots were drained and their offsets confirmed: waits for handovers in progress, then releases
+   * every lease still held (each release is announced, so a standby takes the bot at once). Returns how many
+   * were released.
+   */
+  async releaseAll(): Promise<number> {
+    await Promise.all([...this.owned.values()].map((b) => b.handover));
+    this.closed = true;
+    clearTimeout(this.timer);
+    const held = [...this.owned].filter(([, b]) => !b.lost);
+    const release = (id: string, token: string): Promise<boolean> =>
+      this.o.healthy() ? this.o.leases.release(id, token).catch(() => false) : Promise.resolve(false);
+    const results = await Promise.all(held.map(([id, b]) => release(id, b.token)));
+    for (const [id] of held) {
+      this.owned.delete(id);
+      this.o.observer.leaseEvent(id, "released");
+    }
+    return results.filter(Boolean).length;
+  }
+}

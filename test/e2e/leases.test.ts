@@ -1,0 +1,260 @@
+import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { Redis } from "ioredis";
+import { CliProcess } from "../support/cli.js";
+import { FakeBotApi } from "../support/fake-bot-api.js";
+import { message } from "../support/updates.js";
+import { buildYaml, expectSessionCounts, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
+
+const redisUrl = inject("redisUrl");
+const TTL_S = 5;
+
+/** A steady stream of messages over every bot and chat, each with a unique label the counter app echoes. */
+class Stream {
+  readonly perChat = new Map<string, number>();
+  readonly labels: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private n = 0;
+
+  constructor(
+    private readonly fake: FakeBotApi,
+    private readonly bots: ReadonlyArray<{ id: string; token: string }>,
+    private readonly chats: number,
+  ) {}
+
+  start(everyMs = 25): void {
+    this.timer = setInterval(() => this.send(), everyMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private send(): void {
+    const b = this.bots[this.n % this.bots.length]!;
+    const chat = 700 + (Math.floor(this.n / this.bots.length) % this.chats);
+    const label = `s${this.n++}`;
+    this.labels.push(label);
+    this.perChat.set(`${b.id}:${chat}`, (this.perChat.get(`${b.id}:${chat}`) ?? 0) + 1);
+    this.fake.inject(b.token, message(chat, label));
+  }
+
+  /** How often each label was answered (the counter app replies `<bot>|<user>|<count>|<label>`). */
+  answers(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const b of this.bots) {
+      for (const s of this.fake.sent(b.token)) {
+        const parts = s.text.split("|");
+        if (parts.length === 4) counts.set(parts[3]!, (counts.get(parts[3]!) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+
+  /** Waits until every label sent so far was answered at least once. */
+  async allAnswered(timeoutMs = 30_000): Promise<void> {
+    await this.fake.waitFor(() => {
+      const a = this.answers();
+      return this.labels.every((l) => (a.get(l) ?? 0) >= 1);
+    }, timeoutMs, "every label answered");
+  }
+
+  /** Waits until `n` more labels than now were answered: the overlap of two instances lasts that long. */
+  async progress(n: number, timeoutMs = 30_000): Promise<void> {
+    const base = this.answers().size;
+    await this.fake.waitFor(() => this.answers().size >= base + n, timeoutMs, `${n} more answers`);
+  }
+
+  /** The longest pause between two replies of one bot while the stream ran (ms). */
+  longestGap(): number {
+    let gap = 0;
+    for (const b of this.bots) {
+      const at = this.fake.sent(b.token).map((s) => s.at).sort((x, y) => x - y);
+      for (let i = 1; i < at.length; i++) gap = Math.max(gap, at[i]! - at[i - 1]!);
+    }
+    return gap;
+  }
+}
+
+const tookLease = (bot: string) => (l: LogLine): boolean => l.msg === "took the lease of this bot; starting it here" && l.bot === bot;
+const owns = (p: CliProcess): string[] => {
+  const owned = new Set<string>();
+  for (const l of p.lines) {
+    if (typeof l.bot !== "string") continue;
+    if (l.msg === "took the lease of this bot; starting it here") owned.add(l.bot);
+    if (l.msg === "handed this bot over: drained, offset confirmed, lease released" || (typeof l.msg === "string" && l.msg.startsWith("lost the lease"))) owned.delete(l.bot);
+  }
+  return [...owned].sort();
+};
+
+describe("several instances share the bots through Redis leases (real CLI, real signals)", () => {
+  let fake: FakeBotApi;
+  let procs: CliProcess[] = [];
+  let redis: Redis;
+  let prefix: string;
+
+  beforeEach(async () => {
+    fake = await FakeBotApi.start();
+    prefix = uniquePrefix();
+    redis = new Redis(redisUrl);
+  });
+
+  afterEach(async () => {
+    for (const p of procs) {
+      p.kill("SIGCONT");
+      p.kill("SIGKILL");
+    }
+    procs = [];
+    await fake.stop();
+    redis.disconnect();
+  });
+
+  const setup = (count: number, firstToken = 600): { bots: Array<{ id: string; token: string }>; config: string } => {
+    const bots = Array.from({ length: count }, (_, i) => ({ id: `L${i + 1}`, token: fakeToken(firstToken + i) }));
+    for (const b of bots) fake.addBot(b.token);
+    return { bots, config: writeConfig(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots, leases: `leases:\n  ttl: ${TTL_S}` })) };
+  };
+  const start = (config: string): CliProcess => {
+    const p = new CliProcess(["start", "--config", config]);
+    procs.push(p);
+    return p;
+  };
+  const waitOwned = async (p: CliProcess, n: number, timeoutMs = 20_000): Promise<void> => {
+    const t0 = Date.now();
+    while (owns(p).length !== n) {
+      if (Date.now() - t0 > timeoutMs) throw new Error(`instance owns ${owns(p).join(",")} (wanted ${n})\n${p.stdout.slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const conflicts = (bots: ReadonlyArray<{ token: string }>): number =>
+    bots.reduce((n, b) => n + fake.calls(b.token).filter((c) => c.method === "getUpdates" && c.status === 409).length, 0);
+
+  it("three rolling deploys under load: nothing lost, nothing answered twice, sessions exact, no long gap", async () => {
+    const { bots, config } = setup(4);
+    const stream = new Stream(fake, bots, 10);
+    let old = start(config);
+    await old.waitForLog((l) => l.msg === "all bots are up");
+    stream.start();
+    for (let deploy = 0; deploy < 3; deploy++) {
+      const next = start(config);
+      // overlap: the new instance takes its share (2 of 4) by graceful handover, then the old one stops
+      await waitOwned(next, 2);
+      await waitOwned(old, 2);
+      await stream.progress(60);
+      old.kill("SIGTERM");
+      expect(await old.exitCode()).toBe(0);
+      await waitOwned(next, 4);
+      old = next;
+    }
+    stream.stop();
+    await stream.allAnswered();
+    old.kill("SIGTERM");
+    expect(await old.exitCode()).toBe(0);
+
+    const answers = stream.answers();
+    expect(stream.labels.length).toBeGreaterThan(100);
+    expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
+    await expectSessionCounts(redisUrl, prefix, stream.perChat);
+    expect(stream.longestGap()).toBeLessThan(5_000);
+    expect(conflicts(bots)).toBeLessThanOrEqual(12);
+  }, 120_000);
+
+  it("SIGKILL of one of two instances: the other takes its bots within the TTL; the only repeats were mid-handler", async () => {
+    const { bots, config } = setup(4, 620);
+    const stream = new Stream(fake, bots, 6);
+    const a = start(config);
+    await a.waitForLog((l) => l.msg === "all bots are up");
+    const b = start(config);
+    await waitOwned(b, 2);
+    await waitOwned(a, 2);
+    stream.start();
+    await fake.waitFor(() => stream.answers().size >= 40, 15_000);
+    const victims = owns(a);
+    a.kill("SIGKILL");
+    await a.exitCode();
+    const killedAt = Date.now();
+    // what was fetched and not finished at the kill: the only updates whose replies may repeat
+    const midHandler = new Set<string>();
+    for (const id of victims) {
+      for (const raw of await redis.hvals(`${prefix}journal:${id}`)) midHandler.add(((JSON.parse(raw) as { message: { text: string } }).message.text));
+    }
+    for (const id of victims) await b.waitForLog(tookLease(id), (TTL_S + 10) * 1000);
+    const takeoverMs = Date.now() - killedAt;
+    await waitOwned(b, 4);
+    stream.stop();
+    await stream.allAnswered();
+    b.kill("SIGTERM");
+    expect(await b.exitCode()).toBe(0);
+
+    expect(takeoverMs).toBeLessThan((TTL_S + 5) * 1000);
+    const answers = stream.answers();
+    expect(stream.labels.filter((l) => (answers.get(l) ?? 0) === 0)).toEqual([]);
+    const repeated = stream.labels.filter((l) => (answers.get(l) ?? 0) > 1);
+    expect(repeated.filter((l) => !midHandler.has(l))).toEqual([]);
+    await expectSessionCounts(redisUrl, prefix, stream.perChat);
+  }, 120_000);
+
+  it("an owner paused past its TTL commits and confirms nothing for the bots it lost, and says so", async () => {
+    const { bots, config } = setup(2, 640);
+    const stream = new Stream(fake, bots, 4);
+    const a = start(config);
+    await a.waitForLog((l) => l.msg === "all bots are up");
+    const b = start(config);
+    await b.waitForLog((l) => typeof l.msg === "string" && l.msg.includes("owned by other instances"));
+    stream.start();
+    await fake.waitFor(() => stream.answers().size >= 20, 15_000);
+    const victims = owns(a);
+    expect(victims.length).toBe(1);
+    a.kill("SIGSTOP");
+    const paused = new Set<string>();
+    for (const bot of bots) {
+      for (const raw of await redis.hvals(`${prefix}journal:${bot.id}`)) paused.add(((JSON.parse(raw) as { message: { text: string } }).message.text));
+    }
+    for (const id of victims) await b.waitForLog(tookLease(id), (TTL_S + 10) * 1000);
+    await fake.waitFor(() => stream.answers().size >= stream.labels.length - 5, 15_000);
+    a.kill("SIGCONT");
+    for (const id of victims) {
+      const lost = await a.waitForLog((l) => l.bot === id && typeof l.msg === "string" && l.msg.startsWith("lost the lease"));
+      expect(lost).toMatchObject({ code: "BOT_HOST_LEASE_LOST" });
+    }
+    stream.stop();
+    await stream.allAnswered();
+    for (const p of [a, b]) p.kill("SIGTERM");
+    expect(await a.exitCode()).toBe(0);
+    expect(await b.exitCode()).toBe(0);
+
+    // nothing A did after it woke reached Redis: every session counts every update once
+    await expectSessionCounts(redisUrl, prefix, stream.perChat);
+    const answers = stream.answers();
+    expect(stream.labels.filter((l) => (answers.get(l) ?? 0) === 0)).toEqual([]);
+    expect(stream.labels.filter((l) => (answers.get(l) ?? 0) > 1 && !paused.has(l))).toEqual([]);
+    // A woke with its lease gone: between waking and taking a bot again (after B hands one back) it started,
+    // confirmed and handed over nothing, and every write it tried was refused
+    const woke = a.lines.findIndex((l) => typeof l.msg === "string" && l.msg.startsWith("lost the lease"));
+    const retook = a.lines.findIndex((l, i) => i > woke && l.msg === "took the lease of this bot; starting it here");
+    const between = a.lines.slice(woke, retook === -1 ? undefined : retook);
+    expect(between.filter((l) => l.msg === "bot started" || l.msg === "handed this bot over: drained, offset confirmed, lease released")).toEqual([]);
+  }, 120_000);
+
+  it("three instances and 30 bots settle balanced; stopping one rebalances with nothing lost", async () => {
+    const { bots, config } = setup(30, 700);
+    const stream = new Stream(fake, bots, 2);
+    const a = start(config);
+    await a.waitForLog((l) => l.msg === "all bots are up", 30_000);
+    const b = start(config);
+    const c = start(config);
+    stream.start(20);
+    await Promise.all([waitOwned(a, 10, 60_000), waitOwned(b, 10, 60_000), waitOwned(c, 10, 60_000)]);
+    expect(new Set([...owns(a), ...owns(b), ...owns(c)]).size).toBe(30);
+    c.kill("SIGTERM");
+    expect(await c.exitCode()).toBe(0);
+    await Promise.all([waitOwned(a, 15, 60_000), waitOwned(b, 15, 60_000)]);
+    stream.stop();
+    await stream.allAnswered(60_000);
+    for (const p of [a, b]) p.kill("SIGTERM");
+    expect(await a.exitCode(30_000)).toBe(0);
+    expect(await b.exitCode(30_000)).toBe(0);
+    const answers = stream.answers();
+    expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
+    await expectSessionCounts(redisUrl, prefix, stream.perChat);
+  }, 180_000);
+});

@@ -1,0 +1,123 @@
+import { Redis } from "ioredis";
+import { afterEach, describe, expect, inject, it } from "vitest";
+import { FakeBotApi } from "../support/fake-bot-api.js";
+import { message } from "../support/updates.js";
+import { buildYaml, fakeToken, startHost, uniquePrefix } from "../support/harness.js";
+import type { Host } from "../../src/host.js";
+
+const redisUrl = inject("redisUrl");
+
+interface ReadyBody {
+  ready: boolean;
+  bots: Record<string, { state: string }>;
+  leases?: { instance: string; owned: string[]; standby: string[] };
+}
+
+async function readyz(host: Host): Promise<{ status: number; body: ReadyBody }> {
+  const { host: h, port } = host.httpAddress!;
+  const res = await fetch(`http://${h}:${port}/readyz`);
+  return { status: res.status, body: (await res.json()) as ReadyBody };
+}
+
+async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("leases as operators see them (/readyz, metrics, settings)", () => {
+  let fake: FakeBotApi;
+  let hosts: Host[] = [];
+  afterEach(async () => {
+    for (const h of hosts.reverse()) await h.stop();
+    hosts = [];
+    await fake?.stop();
+  });
+
+  it("lists owned and standby bots in /readyz; a standby-only instance is ready; metrics count owned bots and lease events", async () => {
+    fake = await FakeBotApi.start();
+    const bots = [1, 2].map((n) => ({ id: `r${n}`, token: fakeToken(560 + n) }));
+    for (const b of bots) fake.addBot(b.token);
+    const yaml = buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix: uniquePrefix(), bots });
+    for (let i = 0; i < 3; i++) hosts.push((await startHost(yaml)).host);
+    const [a, b, c] = hosts as [Host, Host, Host];
+    // three instances, two bots: one each for two of them, the third stands by
+    const settled = async (): Promise<boolean> => {
+      const owned = await Promise.all(hosts.map(async (h) => (await readyz(h)).body.leases?.owned.length ?? -1));
+      return owned.filter((n) => n === 1).length === 2 && owned.includes(0);
+    };
+    await until(settled, "two instances own one bot each");
+    for (const h of [a, b, c]) {
+      const { status, body } = await readyz(h);
+      expect(status).toBe(200);
+      expect(body.ready).toBe(true);
+      expect(body.leases!.instance).toMatch(/-\d+-[0-9a-f]{6}$/);
+      expect([...body.leases!.owned, ...body.leases!.standby].sort()).toEqual(["r1", "r2"]);
+      expect(Object.keys(body.bots)).toEqual(body.leases!.owned);
+    }
+    const owner = (await Promise.all(hosts.map(async (h) => ((await readyz(h)).body.leases!.owned.includes("r1") ? h : undefined)))).find(Boolean)!;
+    const metrics = await owner.metrics.registry.metrics();
+    expect(metrics).toMatch(/^bot_host_owned_bots 1$/m);
+    expect(metrics).toMatch(/^bot_host_lease_events_total\{bot="r1",event="acquired"\} 1$/m);
+    // the bot answers through whichever instance owns it
+    fake.inject(bots[0]!.token, message(5, "hello"));
+    await fake.waitFor(() => fake.sent(bots[0]!.token).length === 1);
+  });
+
+  it("a bot failing with 401 stays failed where it failed: no other instance retries it in a loop", async () => {
+    fake = await FakeBotApi.start();
+    const good = { id: "good", token: fakeToken(575) };
+    const bad = { id: "bad", token: fakeToken(576) }; // never added to the fake: 401
+    fake.addBot(good.token);
+    const prefix = uniquePrefix();
+    const yaml = buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [good, bad] });
+    const first = (await startHost(yaml)).host;
+    hosts.push(first);
+    const second = (await startHost(yaml)).host;
+    hosts.push(second);
+    const redis = new Redis(redisUrl);
+    try {
+      await until(async () => {
+        const owned = await Promise.all([first, second].map(async (h) => (await readyz(h)).body.leases!.owned.length));
+        return owned[0] === 1 && owned[1] === 1;
+      }, "one bot on each instance");
+      const fence = await redis.get(`${prefix}fence:bad`);
+      const getMes = fake.calls(bad.token).filter((c) => c.method === "getMe").length;
+      // watch the bad bot's lease be renewed three times by its owner (its TTL jumps back up each time)
+      let renewals = 0;
+      let last = Infinity;
+      await until(async () => {
+        const ttl = await redis.pttl(`${prefix}lease:bad`);
+        if (ttl > last) renewals++;
+        last = ttl;
+        return renewals >= 3;
+      }, "three renewals of the failed bot's lease", 30_000);
+      expect(await redis.get(`${prefix}fence:bad`)).toBe(fence);
+      expect(fake.calls(bad.token).filter((c) => c.method === "getMe")).toHaveLength(getMes);
+      const states = await Promise.all([first, second].map(async (h) => (await readyz(h)).body));
+      const owner = states.find((b) => b.leases!.owned.includes("bad"))!;
+      expect(owner.bots.bad).toMatchObject({ state: "failed" });
+      expect(owner.ready).toBe(false);
+      expect(states.find((b) => b !== owner)!.leases!.standby).toContain("bad");
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it("with leases.enabled false every bot runs here and no lease is taken", async () => {
+    fake = await FakeBotApi.start();
+    const bot = { id: "solo", token: fakeToken(570) };
+    fake.addBot(bot.token);
+    const prefix = uniquePrefix();
+    const { host } = await startHost(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [bot], leases: "leases:\n  enabled: false" }));
+    hosts.push(host);
+    const { body } = await readyz(host);
+    expect(body.ready).toBe(true);
+    expect(body.leases).toBeUndefined();
+    const redis = new Redis(redisUrl);
+    expect(await redis.keys(`${prefix}lease:*`)).toEqual([]);
+    redis.disconnect();
+  });
+});

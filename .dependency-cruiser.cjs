@@ -4,7 +4,8 @@
  *
  *   errors, config, logging  ->  storage, transport  ->  runtime  ->  http, lifecycle  ->  host  ->  cli
  *
- * `testing/` (the fake Bot API) stands apart: only the CLI's bench command and the tests use it.
+ * `testing/` (the fake Bot API) stands apart: only the CLI's bench and playground commands (and `playground/`, the
+ * playground's supervisor) and the tests use it.
  */
 const LAYERS = [
   ["src/errors\\.ts", "src/config/", "src/logging/"],
@@ -12,7 +13,7 @@ const LAYERS = [
   ["src/runtime/"],
   ["src/http/", "src/lifecycle/"],
   ["src/host\\.ts"],
-  ["src/cli/", "src/index\\.ts"],
+  ["src/cli/", "src/playground/", "src/index\\.ts"],
 ];
 
 const higher = (i) => LAYERS.slice(i + 1).flat();
@@ -39,6 +40,9 @@ module.exports = {
     peer("src/errors\\.ts", "src/(config|logging)/"),
     // The commands reach the HTTP server only through the host (or over HTTP, as `bot-host reload` does).
     peer("src/cli/", "src/http/"),
+    // The playground runs the host as a child process (so the page can restart and kill it): it never loads it.
+    peer("src/playground/", "src/(host\\.ts|runtime/|http/|lifecycle/|transport/)"),
+    peer("src/playground/", "src/cli/"),
     {
       name: "no-folder-cycles",
       comment: "folders of src/ must not import each other in a circle",
@@ -47,10 +51,10 @@ module.exports = {
       to: { circular: true },
     },
     {
-      name: "testing-only-for-bench",
-      comment: "the fake Bot API is never loaded by the host; only `bot-host bench` may use it",
+      name: "testing-only-for-bench-and-playground",
+      comment: "the fake Bot API is never loaded by the host; only `bot-host bench` and `bot-host playground` may use it",
       severity: "error",
-      from: { path: "^src/", pathNot: "^src/(testing/|cli/bench\\.ts)" },
+      from: { path: "^src/", pathNot: "^src/(testing/|playground/|cli/(bench|playground)\\.ts)" },
       to: { path: "^src/testing/" },
     },
   ],

@@ -69,6 +69,18 @@ program
     process.exitCode = await runBench(opts);
   });
 
+program
+  .command("playground")
+  .description("run the config's bots against a local fake Bot API (no token, no network) and chat with them in a browser")
+  .requiredOption("-c, --config <file>", "path of bots.yaml")
+  .option("--listen <host:port>", "address of the page", "127.0.0.1:8080")
+  .addOption(new Option("--log-level <level>", "log level").choices(LOG_LEVELS))
+  .option("--pretty", "human-readable logs instead of JSON lines")
+  .action(async (opts: { config: string; listen: string; logLevel?: LogLevel; pretty?: boolean }) => {
+    const { runPlayground } = await import("./playground.js");
+    process.exitCode = await runPlayground(opts);
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

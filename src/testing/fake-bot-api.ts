@@ -7,6 +7,7 @@ import { canonicalMethod } from "./fake-bot-api/known-methods.js";
 import { builtinHandler } from "./fake-bot-api/methods.js";
 import { closeSignal, decodePath, errorBody, parseParams, readBody, sendJson } from "./fake-bot-api/params.js";
 import { TelegramLimitsCheck } from "./fake-bot-api/telegram-limits.js";
+import { ChatWorld } from "./fake-bot-api/world.js";
 import {
   ApiError,
   type BotOptions,
@@ -24,6 +25,9 @@ import {
 
 export { ApiError } from "./fake-bot-api/types.js";
 export type * from "./fake-bot-api/types.js";
+export type * from "./fake-bot-api/world-types.js";
+export { ChatWorld } from "./fake-bot-api/world.js";
+export { applyParseMode, type Formatted } from "./fake-bot-api/formatting.js";
 
 interface Reply {
   status: number;
@@ -46,12 +50,16 @@ function errorReply(err: ApiError): Reply {
  * getUpdates with offsets, limits, long polling, allowed_updates and 409 conflicts, webhooks delivered per chat in
  * order, flood waits (429 with retry_after), Telegram's outgoing limits when `limits` is set, and a few messaging
  * methods with realistic results. Every call is recorded for assertions; faults (429, 5xx, delays) can be injected
- * per bot and method.
+ * per bot and method. {@link world} simulates users and chats (private and group) on top, as a Telegram client sees
+ * them.
  */
 export class FakeBotApi {
   /** Base URL for grammY's `apiRoot`, like `http://127.0.0.1:PORT` (no trailing slash). */
   readonly apiRoot: string;
+  /** Simulated users, private chats and groups: messages they send reach the bots, and what bots do shows there. */
+  readonly world: ChatWorld;
   private readonly bots = new Map<string, BotState>();
+  private readonly groupMessageIds = new Map<number, number>();
   private readonly faults = new Map<string, Faults>();
   private readonly limits = new Map<string, TelegramLimitsCheck>();
   /** Arrival number of the newest request (see {@link Arrival}). */
@@ -68,6 +76,14 @@ export class FakeBotApi {
   ) {
     this.apiRoot = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     this.log = new CallLog(opts.record !== false);
+    this.world = new ChatWorld({
+      bot: (id) => {
+        for (const b of this.bots.values()) if (!b.removed && b.user.id === id) return { token: b.token, user: b.user };
+        return undefined;
+      },
+      inject: (token, update) => this.inject(token, update),
+      nextMessageId: (token, chatId) => this.bot(token).nextMessageId(chatId),
+    });
   }
 
   /** Starts a server on 127.0.0.1 (a free port unless `port` is given). */
@@ -137,6 +153,7 @@ export class FakeBotApi {
       webhookTimeoutMs: this.opts.webhookTimeoutMs ?? 10_000,
       webhookRetryDelayMs: this.opts.webhookRetryDelayMs ?? 1000,
       record: this.opts.record !== false,
+      groupMessageIds: this.groupMessageIds,
       onWebhookReply: (method, params) =>
         void this.run(token, method, params, undefined, Date.now(), { seq: ++this.seq, at: performance.now() }).catch(() => undefined),
     });
@@ -390,6 +407,7 @@ export class FakeBotApi {
       if ((method === "sendMessage" || method === "editMessageText") && typeof result === "object" && result !== null) {
         this.log.addSent(bot.token, method, params, Number((result as { message_id?: unknown }).message_id), at);
       }
+      this.world.observe(bot.user, method, params, result);
       return { status: 200, body: JSON.stringify({ ok: true, result }) };
     } catch (err) {
       if (err instanceof ApiError) return errorReply(err);

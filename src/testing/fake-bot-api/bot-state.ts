@@ -40,6 +40,8 @@ export interface BotStateOptions {
   record: boolean;
   /** A webhook answered a 2xx with a JSON `{ method, ...params }` body: Telegram runs that call. */
   onWebhookReply(method: string, params: Params): void;
+  /** The last message id of every group chat (negative ids), shared by all bots: a group numbers its messages once. */
+  groupMessageIds: Map<number, number>;
 }
 
 interface LongPoll {
@@ -63,8 +65,8 @@ export class BotState {
   readonly chats = new Map<number, Chat>();
   /** Whether the bot's messages are kept to check edits (not with `record: false`, to bound memory). */
   readonly keepMessages: boolean;
-  /** The last message id used in each chat (by injected messages and by the bot). */
-  readonly lastMessageId = new Map<number | string, number>();
+  /** The last message id used in each private chat (by injected messages and by the bot). */
+  private readonly privateMessageIds = new Map<number, number>();
   private allowed: ReadonlySet<string> | undefined;
   private poll: LongPoll | undefined;
   private wakeScheduled = false;
@@ -81,6 +83,22 @@ export class BotState {
   ) {
     this.queue = new UpdateQueue(firstUpdateId);
     this.keepMessages = o.record;
+  }
+
+  /** The last message id used in a chat (0 when none): per bot in private chats, per chat in groups. */
+  lastMessageIdOf(chatId: number): number {
+    return this.idsOf(chatId).get(chatId) ?? 0;
+  }
+
+  /** Takes the chat's next message id. */
+  nextMessageId(chatId: number): number {
+    const id = this.lastMessageIdOf(chatId) + 1;
+    this.idsOf(chatId).set(chatId, id);
+    return id;
+  }
+
+  private idsOf(chatId: number): Map<number, number> {
+    return chatId < 0 ? this.o.groupMessageIds : this.privateMessageIds;
   }
 
   /** Queues an update and wakes the long poll or the webhook; returns its update_id. */
@@ -318,8 +336,7 @@ export class BotState {
     if (chat === undefined || typeof chat.id !== "number") return;
     if (!this.chats.has(chat.id)) this.chats.set(chat.id, chat);
     if (v?.chat !== undefined && typeof v.message_id === "number") {
-      const last = this.lastMessageId.get(chat.id) ?? 0;
-      if (v.message_id > last) this.lastMessageId.set(chat.id, v.message_id);
+      if (v.message_id > this.lastMessageIdOf(chat.id)) this.idsOf(chat.id).set(chat.id, v.message_id);
     }
   }
 }

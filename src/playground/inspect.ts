@@ -1,0 +1,127 @@
+import { Redis } from "ioredis";
+import { createKeys, type KeyBuilder } from "../storage/keys.js";
+
+/** What the side panel shows for one chat of one bot. */
+export interface ChatState {
+  /** The chat's session as stored (null when none); undefined when state is in memory. */
+  session?: unknown;
+  /** Plugin state of the chat: namespace -> value. */
+  plugins?: Record<string, unknown>;
+  /** Updates fetched and not finished (HLEN of the bot's journal). */
+  journal?: number;
+  /** `bot_host_updates_in_flight` of the bot, from the host's /metrics. */
+  inFlight?: number;
+  /** Why a value is missing. */
+  notes: string[];
+}
+
+/** Reads a chat's state where the host keeps it: Redis for sessions, plugins and journal; /metrics for in-flight. */
+export class StateInspector {
+  private readonly redis: Redis | undefined;
+  private readonly keys: KeyBuilder | undefined;
+  private readonly prefix: string;
+
+  constructor(
+    state: { url: string; keyPrefix: string } | undefined,
+    private readonly metricsPort: () => number | undefined,
+  ) {
+    if (state !== undefined) {
+      this.redis = new Redis(state.url, { maxRetriesPerRequest: 1, enableOfflineQueue: true, lazyConnect: false });
+      this.redis.on("error", () => undefined); // the page shows the failure of each read instead
+      this.keys = createKeys(state.keyPrefix);
+    }
+    this.prefix = state?.keyPrefix ?? "";
+  }
+
+  async chat(botId: string, chatId: number): Promise<ChatState> {
+    const out: ChatState = { notes: [] };
+    const [, inFlight] = await Promise.all([this.stored(botId, chatId, out), this.inFlight(botId, out)]);
+    if (inFlight !== undefined) out.inFlight = inFlight;
+    return out;
+  }
+
+  /** Deletes every key under the prefix (a fresh playground session in a Redis the playground did not start). */
+  async clear(): Promise<number> {
+    if (this.redis === undefined) return 0;
+    let n = 0;
+    let cursor = "0";
+    do {
+      const [next, keys] = await this.redis.scan(cursor, "MATCH", `${escapeGlob(this.prefix)}*`, "COUNT", 500);
+      cursor = next;
+      if (keys.length > 0) n += await this.redis.del(...keys);
+    } while (cursor !== "0");
+    return n;
+  }
+
+  async close(): Promise<void> {
+    await this.redis?.quit().catch(() => this.redis?.disconnect());
+  }
+
+  private async stored(botId: string, chatId: number, out: ChatState): Promise<void> {
+    if (this.redis === undefined || this.keys === undefined) {
+      out.notes.push("state is in memory inside the host process: not readable from here");
+      return;
+    }
+    try {
+      const chat = String(chatId);
+      const pattern = escapeGlob(this.keys.plugin("\u0000", botId, chat)).replace("\u0000", "*");
+      const [session, journal, pluginKeys] = await Promise.all([
+        this.redis.get(this.keys.session(botId, chat)),
+        this.redis.hlen(this.keys.journal(botId)),
+        scanAll(this.redis, pattern),
+      ]);
+      out.session = parse(session);
+      out.journal = journal;
+      out.plugins = {};
+      if (pluginKeys.length > 0) {
+        const values = await this.redis.mget(...pluginKeys);
+        const head = `${this.prefix}plugin:`;
+        const tail = `:${botId}:${chat}`;
+        pluginKeys.forEach((k, i) => (out.plugins![k.slice(head.length, k.length - tail.length)] = parse(values[i] ?? null)));
+      }
+    } catch (err) {
+      out.notes.push(`Redis: ${(err as Error).message}`);
+    }
+  }
+
+  private async inFlight(botId: string, out: ChatState): Promise<number | undefined> {
+    const port = this.metricsPort();
+    if (port === undefined) {
+      out.notes.push("the host is not running");
+      return undefined;
+    }
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
+      const text = await res.text();
+      const m = new RegExp(`^bot_host_updates_in_flight\\{bot="${botId.replace(/[^\w-]/g, "")}"\\} (\\d+)`, "m").exec(text);
+      return m === null ? 0 : Number(m[1]);
+    } catch (err) {
+      out.notes.push(`metrics: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+}
+
+async function scanAll(redis: Redis, pattern: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 1000);
+    cursor = next;
+    out.push(...keys);
+  } while (cursor !== "0" && out.length < 100);
+  return out;
+}
+
+function parse(json: string | null): unknown {
+  if (json === null) return null;
+  try {
+    return JSON.parse(json) as unknown;
+  } catch {
+    return json;
+  }
+}
+
+function escapeGlob(s: string): string {
+  return s.replace(/[*?[\]\\]/g, "\\$&");
+}

@@ -1,0 +1,140 @@
+import { mkdirSync } from "node:fs";
+import { resolve } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { CliProcess } from "../support/cli.js";
+import type { LogLine } from "../support/harness.js";
+
+// The real `bot-host playground` command on the repository's bots.yaml (the support desk), driven through its page
+// in Debian's Chromium. Every wait is for a state of the page (Playwright's locators wait on their own).
+const ROOT = resolve(import.meta.dirname, "../..");
+const SCREENSHOT = resolve(ROOT, "docs/playground.png");
+/** Looks like a real token: it must never show up anywhere (page, logs). */
+const REAL_LOOKING_TOKEN = "123456789:AAH-real-looking-token-never-to-be-seen";
+const WAIT = 30_000;
+
+let cli: CliProcess;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  cli = new CliProcess(["playground", "--config", resolve(ROOT, "bots.yaml"), "--listen", "127.0.0.1:0"], {
+    REDIS_URL: inject("redisUrl"),
+    SUPPORT_BOT_TOKEN: REAL_LOOKING_TOKEN,
+    // SALES_BOT_TOKEN unset on purpose: the playground needs no token at all
+  });
+  const ready = await cli.waitForLog((l: LogLine) => typeof l.msg === "string" && l.msg.startsWith("playground ready"), WAIT);
+  browser = await chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  page.setDefaultTimeout(WAIT);
+  await page.goto(String(ready.url));
+  await page.locator("body[data-ready=true]").waitFor();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  if (cli !== undefined && cli.pid > 0) {
+    cli.kill("SIGTERM");
+    await cli.exitCode(30_000);
+  }
+});
+
+const message = (text: string | RegExp) => page.locator("#messages .msg", { hasText: text });
+
+async function asUser(label: string): Promise<void> {
+  await page.locator("#user").selectOption({ label });
+}
+
+async function openChat(title: string): Promise<void> {
+  await page.locator("#chats button", { hasText: title }).click();
+  await page.locator("#chat-title", { hasText: title }).waitFor();
+}
+
+async function send(text: string): Promise<void> {
+  await page.locator("#text").fill(text);
+  await page.locator("#text").press("Enter");
+  await message(text).last().waitFor();
+}
+
+/** Presses a host button and waits until the host is running again, for the `starts`-th time. */
+async function hostButton(id: "restart" | "kill", starts: number): Promise<void> {
+  await page.locator(`#${id}`).click();
+  await page.locator(`#host-state[data-state="running"][data-starts="${starts}"]`).waitFor();
+}
+
+/** Alice asks; the admin presses *Answer* (the admin chat's session now holds the pending answer). */
+async function askAndPressAnswer(question: string, nth: number): Promise<void> {
+  await asUser("Alice");
+  await openChat("Support");
+  await send(`/help ${question}`);
+  await message("Thanks! Your question was sent to the support team.").nth(nth).waitFor();
+  await asUser("Admin (admin)");
+  await openChat("Support");
+  await message(`Help request from Alice`).filter({ hasText: question }).getByRole("button", { name: "Answer" }).click();
+  await message("Type your answer to chat").nth(nth).waitFor();
+}
+
+/** The admin replies; the answer arrives in Alice's chat. */
+async function replyAndCheck(answer: string, nth: number): Promise<void> {
+  await asUser("Admin (admin)");
+  await openChat("Support");
+  await send(answer);
+  await message("Sent to chat").nth(nth).waitFor();
+  await asUser("Alice");
+  await openChat("Support");
+  await message("Answer from support:").filter({ hasText: answer }).waitFor();
+}
+
+describe("bot-host playground in a real browser (support desk of bots.yaml, no token)", () => {
+  it("answers a help request across a graceful restart and a hard kill, while a group with two bots is served", async () => {
+    // The page says where the state is and who the admin is.
+    await page.locator("#store", { hasText: "state in Redis" }).waitFor();
+    await page.locator("#notes", { hasText: 'simulated user "Admin"' }).waitFor();
+
+    // 1. Alice asks in her private chat with the support bot; the admin presses Answer.
+    await page.locator("#bots button", { hasText: "Support" }).click();
+    await askAndPressAnswer("question one", 0);
+    await page.locator("#session", { hasText: '"pending"' }).waitFor(); // the admin chat's session, read from Redis
+
+    // 2. Meanwhile Bob, in a group with both bots, gets an answer from each of them at once.
+    await page.locator("#new-user").fill("Bob");
+    await page.locator("#user-form button").click();
+    await page.locator("#user option:checked", { hasText: "Bob" }).waitFor({ state: "attached" });
+    await page.locator("#group-title").fill("Team");
+    await page.locator("#gb-support").check();
+    await page.locator("#gb-sales").check();
+    await page.locator("#group-form button").click();
+    await page.locator("#chat-title", { hasText: "Team" }).waitFor();
+    await send("/start");
+    const hello = page.locator("#messages .msg.bot", { hasText: "Hello! Send /help" });
+    await hello.nth(1).waitFor();
+    expect(await page.locator("#messages .msg.bot .sender").allTextContents()).toEqual(expect.arrayContaining(["Support", "Sales"]));
+
+    // 3. Restart the host gracefully mid-flow: the admin's pending answer survives it.
+    await asUser("Admin (admin)");
+    await openChat("Support");
+    await hostButton("restart", 2);
+    await page.locator("#session", { hasText: '"pending"' }).waitFor();
+    await page.screenshot({ path: screenshotPath() });
+    await replyAndCheck("Please restart the router.", 0);
+
+    // 4. Once more, with a hard kill (SIGKILL) between pressing Answer and replying.
+    await askAndPressAnswer("question two", 1);
+    await hostButton("kill", 3);
+    await page.locator("#host-info", { hasText: "last exit: SIGKILL" }).waitFor();
+    await replyAndCheck("Unplug it for ten seconds.", 1);
+
+    // No real token anywhere: not on the page, not in the playground's or the host's log.
+    expect(await page.content()).not.toContain(REAL_LOOKING_TOKEN);
+    expect(cli.stdout + cli.stderr).not.toContain(REAL_LOOKING_TOKEN);
+    expect(cli.lines[0]?.msg).toMatch(/nothing is sent to Telegram or any other network/);
+  }, 180_000);
+});
+
+function screenshotPath(): string {
+  mkdirSync(resolve(ROOT, "docs"), { recursive: true });
+  return SCREENSHOT;
+}

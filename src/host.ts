@@ -17,7 +17,8 @@ import { ConfigWatcher } from "./lifecycle/config-watcher.js";
 import { reloadBots, type ReloadReport } from "./lifecycle/reload.js";
 import { HostMetrics } from "./http/metrics.js";
 import { HttpServer, type Readiness } from "./http/server.js";
-import { createWebhookHandler } from "./http/webhook-handler.js";
+import { createWebhookHandler, type WebhookTarget } from "./http/webhook-handler.js";
+import { advertisedUrl, forwardingTarget } from "./http/webhook-forward.js";
 import { resolveBot } from "./config/bot-settings.js";
 import { createApiLimits } from "./transport/limits.js";
 import type { Ownership } from "./lifecycle/ownership.js";
@@ -57,7 +58,7 @@ const SPARE_SOCKETS = 64;
  * Start order: state store (Redis) -> shared Bot API transport -> HTTP server (health, metrics, webhooks;
  * readiness stays false until the bots are up) -> app and shared pipeline -> bots (in parallel, bounded).
  *
- * With leases (Redis configured), the polling bots are started by this instance's `Ownership` as it takes
+ * With leases (Redis configured), the bots are started by this instance's `Ownership` as it takes
  * their leases, and stopped by it when it hands them over.
  *
  * Stop order: (1) leave the live instances and stop intake on every bot (readiness false, webhook requests get
@@ -168,10 +169,7 @@ export class Host {
       draining: () => this.stopRequested,
       reload: () => this.reload("http"),
       webhook: createWebhookHandler({
-        lookup: (id) => {
-          const r = this.runners?.get(id);
-          return r?.settings.mode === "webhook" ? r : undefined;
-        },
+        lookup: (id) => this.webhookTarget(id),
         draining: () => this.stopRequested,
         // Until the bots exist a request cannot be routed: 503, and Telegram delivers it again.
         routable: () => this.runners !== undefined,
@@ -206,7 +204,8 @@ export class Host {
     // With leases, polling bots run on whichever instance holds their lease; webhook bots run on every instance.
     const runners = enabled.filter((bot) => !isLeased(config, bot)).map((bot) => this.runners.add(bot));
     if (config.leases.enabled && this.store instanceof RedisStateStore) {
-      const o = { config, store: this.store, keys, registry: this.runners, current: () => this.current, logger: this.rootLogger, observer: this.observer };
+      const url = (): string | undefined => advertisedUrl(this.http?.address, config.http.advertise_url);
+      const o = { config, store: this.store, keys, registry: this.runners, current: () => this.current, logger: this.rootLogger, observer: this.observer, url };
       this.ownership = createOwnership(o);
     }
     if (enabled.length === 0) this.log.warn("no enabled bots in the config; the host idles until stopped");
@@ -228,6 +227,17 @@ export class Host {
     const leases = this.ownership === undefined ? {} : { standby, instance: this.ownership.instanceId };
     this.log.info({ enabled: report.enabled, running: report.running.length, not_running: report.notRunning, ...leases, ms }, summary);
     return report;
+  }
+
+  /** Where a webhook request for `id` goes: the bot's runner here, or with leases the instance that owns it. */
+  private webhookTarget(id: string): WebhookTarget | undefined {
+    const r = this.runners?.get(id);
+    if (r !== undefined) return r.settings.mode === "webhook" ? r : undefined;
+    const { ownership, current } = this;
+    const bot = current.bots.find((b) => b.id === id);
+    if (ownership === undefined || bot === undefined || bot.mode !== "webhook" || !isLeased(current, bot)) return undefined;
+    const forward = { ownerUrl: (botId: string) => ownership.ownerUrl(botId), pathPrefix: current.webhook.path_prefix, logger: this.rootLogger };
+    return forwardingTarget(id, resolveBot(current, bot).webhook.secret, { ...forward, timeoutMs: (this.options.webhookReplyTimeoutMs ?? 25_000) + 5_000 });
   }
 
   /** `step`, unless a stop begins first; a step given up on is left to settle on its own. */

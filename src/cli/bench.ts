@@ -41,7 +41,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
     ...user,
     api_root: fake.apiRoot,
     redis: o.redis === undefined ? undefined : { url: o.redis, key_prefix: `bench:${randomBytes(4).toString("hex")}:`, session_ttl: 600 },
-    http: { listen: false, max_sockets: 0 },
+    http: { listen: false, max_sockets: 0, advertise_url: undefined },
+    // One process with fresh keys: nothing to share.
+    leases: { ...user.leases, enabled: false },
     polling: { ...user.polling, timeout: 1 },
     limits: { ...user.limits, outgoing: { ...user.limits.outgoing, enabled: false } },
     bots: tokens.map((token, i) => ({ id: `bench${i}`, token, enabled: true, mode: "polling" as const, allowed_updates: undefined, webhook_secret: undefined })),

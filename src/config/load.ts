@@ -29,8 +29,11 @@ export interface Config {
   readonly leases: { readonly enabled: boolean; readonly ttl: number; readonly balance: boolean };
   readonly polling: { readonly limit: number; readonly timeout: number; readonly concurrency: number; readonly global_concurrency: number };
   readonly shutdown: { readonly drain_timeout: number };
-  /** `listen` is `false` when no HTTP server should run. */
-  readonly http: { readonly listen: string | false; readonly max_sockets: number };
+  /**
+   * `listen` is `false` when no HTTP server should run; `advertise_url` is how other instances reach this one
+   * (webhook forwarding), derived from the bound address when absent.
+   */
+  readonly http: { readonly listen: string | false; readonly max_sockets: number; readonly advertise_url: string | undefined };
   readonly webhook: {
     readonly public_url: string | undefined;
     readonly path_prefix: string;
@@ -160,7 +163,7 @@ function normalize(raw: RawConfig, baseDir: string): Config {
     leases: { enabled: withRedis && leases.enabled !== false, ttl: leases.ttl, balance: leases.balance },
     polling: { ...raw.polling },
     shutdown: { ...raw.shutdown },
-    http: { ...raw.http },
+    http: { listen: raw.http.listen, max_sockets: raw.http.max_sockets, advertise_url: raw.http.advertise_url },
     webhook: { public_url: webhook.public_url, path_prefix: webhook.path_prefix, secret: webhook.secret, max_connections: webhook.max_connections },
     limits: { retry: { ...raw.limits.retry }, outgoing: { ...raw.limits.outgoing }, incoming: { ...raw.limits.incoming } },
     bots: raw.bots.map((b) => ({

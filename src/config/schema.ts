@@ -95,6 +95,7 @@ const shutdownShape = {
 const httpShape = {
   listen: listen.default("0.0.0.0:8080"),
   max_sockets: int(0).default(0),
+  advertise_url: emptyAsAbsent(httpUrl),
 };
 const webhookShape = {
   public_url: emptyAsAbsent(httpUrl),

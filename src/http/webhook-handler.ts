@@ -7,7 +7,8 @@ import type { WebhookOutcome } from "../runtime/webhook-intake.js";
 /** The bot side of a webhook route. */
 export interface WebhookTarget {
   readonly webhookSecret: string;
-  receiveWebhook(update: Update): Promise<WebhookOutcome>;
+  /** `forwarded`: the request was passed on by another instance (see `webhook-forward.ts`). */
+  receiveWebhook(update: Update, forwarded?: boolean): Promise<WebhookOutcome>;
 }
 
 /** Options of {@link createWebhookHandler}. */
@@ -23,7 +24,10 @@ export interface WebhookHandlerOptions {
   maxBodyBytes?: number;
 }
 
-const SECRET_HEADER = "x-telegram-bot-api-secret-token";
+/** The header in which Telegram sends a bot's webhook secret. */
+export const SECRET_HEADER = "x-telegram-bot-api-secret-token";
+/** Marks a request one instance passed to the owner of the bot. */
+export const FORWARDED_HEADER = "x-bot-host-forwarded";
 
 // Telegram redelivers whatever did not get a 2xx; the header tells any other client when to come back.
 const RETRY_AFTER_SECONDS = "1";
@@ -109,7 +113,7 @@ export function createWebhookHandler(o: WebhookHandlerOptions): (req: IncomingMe
         return reply(res, 400, "body is not JSON");
       }
       if (!isUpdate(body)) return reply(res, 400, "body is not a Telegram Update");
-      target.receiveWebhook(body).then(
+      target.receiveWebhook(body, req.headers[FORWARDED_HEADER] === "1").then(
         (outcome) => (outcome === "unavailable" ? reply(res, 503, "bot not running") : reply(res, 200, "ok")),
         (err: unknown) => {
           log.error({ err, bot: botId, update_id: body.update_id }, "webhook update could not be accepted");

@@ -9,12 +9,12 @@ import { Ownership, newInstanceId } from "./ownership.js";
 import type { BotSet } from "./reload.js";
 
 /**
- * Whether `bot` is shared between instances by lease: with leases on, every enabled polling bot. Webhook bots
- * are served by every instance (Telegram's request reaches whichever the load balancer picks; the journal's
- * claim and done set keep each update to one handling).
+ * Whether `bot` is shared between instances by lease: with leases on, every enabled bot. A webhook bot's
+ * requests reach whichever instance the load balancer picks; one that does not own the bot passes the request
+ * to the owner (`http/webhook-forward.ts`).
  */
 export function isLeased(config: Config, bot: BotConfig): boolean {
-  return config.leases.enabled && bot.enabled && bot.mode === "polling";
+  return config.leases.enabled && bot.enabled;
 }
 
 /** What {@link createOwnership} wires together. */
@@ -27,13 +27,15 @@ export interface LeasedBotsOptions {
   current: () => Config;
   logger: Logger;
   observer: RuntimeObserver;
+  /** This instance's HTTP base URL as the others reach it, once the HTTP server runs. */
+  url: () => string | undefined;
 }
 
 /** This instance's {@link Ownership} of the leased bots, on the state store's own lease connections. */
 export function createOwnership(o: LeasedBotsOptions): Ownership {
   const instanceId = newInstanceId();
   const ttlMs = o.config.leases.ttl * 1000;
-  const leases = new LeaseStore({ redis: o.store.connection("leases"), subscriber: o.store.connection("lease-events"), keys: o.keys, instanceId, ttlMs });
+  const leases = new LeaseStore({ redis: o.store.connection("leases"), subscriber: o.store.connection("lease-events"), keys: o.keys, instanceId, ttlMs, url: o.url });
   return new Ownership(
     {
       leases,
@@ -53,14 +55,11 @@ export function createOwnership(o: LeasedBotsOptions): Ownership {
   );
 }
 
-/** What a reload changes: leased bots through the ownership (handed over, then taken by whoever has room), the others directly. */
+/** What a reload changes: leased bots through the ownership (handed over, then taken by whoever has room). */
 export function leasedBotSet(registry: BotRegistry, ownership: Ownership): BotSet {
   return {
     remove: async (id, drainMs) => (ownership.ownedIds().includes(id) ? ownership.remove(id) : registry.remove(id, drainMs)),
-    startAll: async (bots, cancelled) => {
-      const notRunning = await registry.startAll(bots.filter((b) => b.mode !== "polling"), cancelled);
-      await ownership.startAll();
-      return notRunning;
-    },
+    // Every enabled bot is leased: new ones are taken by whichever instance has room.
+    startAll: () => ownership.startAll(),
   };
 }

@@ -91,6 +91,11 @@ export class Ownership implements BotSet {
     return [...this.owned.keys()];
   }
 
+  /** The HTTP base URL of the instance owning `botId` now, if any (for webhook forwarding). */
+  ownerUrl(botId: string): Promise<string | undefined> {
+    return this.o.leases.ownerUrl(botId);
+  }
+
   /** The leased bots owned by other instances (or by nobody, for a moment). */
   standbyIds(): string[] {
     return this.o.wanted().map((b) => b.id).filter((id) => !this.owned.has(id));
@@ -185,6 +190,11 @@ export class Ownership implements BotSet {
       if (got.token === undefined) {
         if (got.ownerTtlMs >= 0) soonest = Math.min(soonest ?? Infinity, got.ownerTtlMs);
         continue;
+      }
+      if (this.leaving) {
+        // The shutdown began while this lease was being taken: give it straight back.
+        await this.o.leases.release(bot.id, got.token).catch(() => false);
+        break;
       }
       room--;
       this.own(bot, got.token, sent);

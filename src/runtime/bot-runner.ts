@@ -148,6 +148,7 @@ export class BotRunner {
             url: settings.webhook.url, secret: settings.webhook.secret, allowedUpdates: settings.allowedUpdates,
             maxConnections: settings.webhook.maxConnections, replyTimeoutMs: shared.webhookReplyTimeoutMs,
             replay: journal.pending, tracker: this.tracker, consume,
+            ...(this.lease === undefined ? {} : { fence: this.lease.token }),
           })
         : undefined;
     this.intake =

@@ -31,6 +31,8 @@ export interface WebhookIntakeOptions {
   /** The bot's in-flight set: an update counts from the moment it is accepted, also while it waits for room. */
   tracker: InFlightTracker;
   consume: (update: Update) => Promise<void>;
+  /** For a leased bot: the fence token its claims carry. */
+  fence?: string;
 }
 
 /**
@@ -61,7 +63,7 @@ export class WebhookIntake implements Intake {
   /** Handles one update POSTed by Telegram. */
   async receive(update: Update): Promise<WebhookOutcome> {
     if (!this.accepting) return "unavailable";
-    if (!(await this.o.store.claim(this.o.botId, update))) return "duplicate";
+    if (!(await this.o.store.claim(this.o.botId, update, this.o.fence))) return "duplicate";
     const done = this.run(update);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<"background">((resolve) => {

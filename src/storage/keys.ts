@@ -12,6 +12,7 @@
  * - `lease:<botId>`: which instance owns the bot, as `<instanceId>/<fence>`, expiring unless renewed.
  * - `fence:<botId>`: the bot's fencing counter, incremented on every acquisition of its lease.
  * - `instances`: sorted set of live instances, scored by when their heartbeat expires (ms).
+ * - `instance-urls`: hash of each live instance's HTTP base URL (webhook requests are forwarded to a bot's owner).
  * - `leases` (a pub/sub channel, not a key): lease releases and instances joining or leaving.
  * - `botinfo:<telegramBotId>`: cached `getMe` result, with a hash of the token it was fetched with.
  */
@@ -27,6 +28,7 @@ export interface KeyBuilder {
   lease(botId: string): string;
   fence(botId: string): string;
   instances(): string;
+  instanceUrls(): string;
   leaseChannel(): string;
   botInfo(telegramBotId: string): string;
 }
@@ -44,6 +46,7 @@ export function createKeys(prefix: string): KeyBuilder {
     lease: (botId) => `${prefix}lease:${botId}`,
     fence: (botId) => `${prefix}fence:${botId}`,
     instances: () => `${prefix}instances`,
+    instanceUrls: () => `${prefix}instance-urls`,
     leaseChannel: () => `${prefix}leases`,
     botInfo: (telegramBotId) => `${prefix}botinfo:${telegramBotId}`,
   };

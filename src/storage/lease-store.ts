@@ -28,14 +28,26 @@ redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 ` },
-  // KEYS: instances. ARGV: instance id, TTL (ms), channel. Scores are Redis' clock, so instances need no common clock.
-  bhHeartbeat: { keys: 1, lua: `
+  // KEYS: instances, instance URLs. ARGV: instance id, TTL (ms), channel, this instance's URL ('' = none).
+  // Scores are Redis' clock, so instances need no common clock.
+  bhHeartbeat: { keys: 2, lua: `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
+if #dead > 0 then
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+  redis.call('HDEL', KEYS[2], unpack(dead))
+end
 local new = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
 if new == 1 then redis.call('PUBLISH', ARGV[3], 'joined ' .. ARGV[1]) end
 return redis.call('ZCARD', KEYS[1])
+` },
+  // KEYS: lease, instance URLs. The HTTP base URL of the bot's owner, if it has one and is alive.
+  bhOwnerUrl: { keys: 2, lua: `
+local owner = redis.call('GET', KEYS[1])
+if not owner then return false end
+return redis.call('HGET', KEYS[2], string.match(owner, '^(.*)/'))
 ` },
 } as const;
 
@@ -43,7 +55,8 @@ type LeaseRedis = Redis & {
   bhLeaseAcquire(lease: string, fence: string, instance: string, ttlMs: number): Promise<[0 | 1, string | number]>;
   bhLeaseRenew(lease: string, token: string, ttlMs: number): Promise<number>;
   bhLeaseRelease(lease: string, token: string, channel: string, message: string): Promise<number>;
-  bhHeartbeat(instances: string, instance: string, ttlMs: number, channel: string): Promise<number>;
+  bhHeartbeat(instances: string, urls: string, instance: string, ttlMs: number, channel: string, url: string): Promise<number>;
+  bhOwnerUrl(lease: string, urls: string): Promise<string | null>;
 };
 
 /** What {@link LeaseStore.acquire} found. */
@@ -65,6 +78,8 @@ export interface LeaseStoreOptions {
   keys: KeyBuilder;
   instanceId: string;
   ttlMs: number;
+  /** This instance's HTTP base URL as other instances reach it (for webhook forwarding), if it serves HTTP. */
+  url?: () => string | undefined;
 }
 
 /** The lease commands of one instance; see the module comment. */
@@ -92,12 +107,19 @@ export class LeaseStore {
 
   /** Records this instance as alive for one TTL; returns how many instances are alive. */
   heartbeat(): Promise<number> {
-    return this.redis.bhHeartbeat(this.o.keys.instances(), this.o.instanceId, this.o.ttlMs, this.channel);
+    const { keys } = this.o;
+    return this.redis.bhHeartbeat(keys.instances(), keys.instanceUrls(), this.o.instanceId, this.o.ttlMs, this.channel, this.o.url?.() ?? "");
+  }
+
+  /** The HTTP base URL of the instance that owns `botId` now, if any. */
+  async ownerUrl(botId: string): Promise<string | undefined> {
+    return (await this.redis.bhOwnerUrl(this.o.keys.lease(botId), this.o.keys.instanceUrls())) ?? undefined;
   }
 
   /** Removes this instance from the live ones (its leases stay until released) and tells the others. */
   async leave(): Promise<void> {
     await this.redis.zrem(this.o.keys.instances(), this.o.instanceId);
+    await this.redis.hdel(this.o.keys.instanceUrls(), this.o.instanceId);
     await this.redis.publish(this.channel, `left ${this.o.instanceId}`);
   }
 

@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
-import { resolve } from "node:path";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { CliProcess } from "../support/cli.js";
@@ -134,7 +135,12 @@ describe("bot-host playground in a real browser (support desk of bots.yaml, no t
   }, 180_000);
 });
 
+/**
+ * The README's screenshot (docs/playground.png) with UPDATE_SCREENSHOT=1; otherwise a temp file, so a test run
+ * leaves the working tree as it was.
+ */
 function screenshotPath(): string {
+  if (process.env.UPDATE_SCREENSHOT !== "1") return join(tmpdir(), `bot-host-playground-${process.pid}.png`);
   mkdirSync(resolve(ROOT, "docs"), { recursive: true });
   return SCREENSHOT;
 }

@@ -1,3 +1,5 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
 import { CliProcess } from "../support/cli.js";
@@ -72,6 +74,34 @@ class Stream {
       for (let i = 1; i < at.length; i++) gap = Math.max(gap, at[i]! - at[i - 1]!);
     }
     return gap;
+  }
+}
+
+/** A round-robin load balancer in front of the instances' HTTP servers, as Telegram's webhooks would meet one. */
+class LoadBalancer {
+  readonly backends: number[] = [];
+  private server: Server | undefined;
+  private next = 0;
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        const port = this.backends[this.next++ % Math.max(1, this.backends.length)];
+        if (port === undefined) return void res.writeHead(502).end();
+        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith("x-") || k === "content-type")) as Record<string, string>;
+        fetch(`http://127.0.0.1:${port}${req.url ?? "/"}`, { method: req.method ?? "POST", headers, body: Buffer.concat(chunks) })
+          .then(async (r) => res.writeHead(r.status).end(Buffer.from(await r.arrayBuffer())))
+          .catch(() => res.writeHead(502).end());
+      });
+    });
+    await new Promise<void>((r) => this.server!.listen(0, "127.0.0.1", r));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    return new Promise((r) => (this.server ? this.server.close(() => r()) : r()));
   }
 }
 
@@ -233,6 +263,53 @@ describe("several instances share the bots through Redis leases (real CLI, real 
     const retook = a.lines.findIndex((l, i) => i > woke && l.msg === "took the lease of this bot; starting it here");
     const between = a.lines.slice(woke, retook === -1 ? undefined : retook);
     expect(between.filter((l) => l.msg === "bot started" || l.msg === "handed this bot over: drained, offset confirmed, lease released")).toEqual([]);
+  }, 120_000);
+
+  it("webhook bots behind a load balancer: a non-owner passes each request to the owner; a rolling deploy loses and repeats nothing", async () => {
+    const lb = new LoadBalancer();
+    const base = await lb.start();
+    try {
+      const bots = [1, 2, 3, 4].map((n) => ({ id: `W${n}`, token: fakeToken(660 + n) }));
+      for (const b of bots) fake.addBot(b.token);
+      const config = writeConfig(
+        buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots, leases: `leases:\n  ttl: ${TTL_S}`, extra: `mode: webhook\nwebhook:\n  public_url: ${base}` }),
+      );
+      const portOf = async (p: CliProcess): Promise<number> => Number((await p.waitForLog((l) => l.msg === "HTTP server listening")).port);
+      const stream = new Stream(fake, bots, 5);
+      const a = start(config);
+      lb.backends.push(await portOf(a));
+      await a.waitForLog((l) => l.msg === "all bots are up");
+      stream.start();
+      const b = start(config);
+      lb.backends.push(await portOf(b));
+      await waitOwned(b, 2);
+      await waitOwned(a, 2);
+      await stream.progress(60);
+      a.kill("SIGTERM");
+      expect(await a.exitCode()).toBe(0);
+      lb.backends.splice(0, 1);
+      await waitOwned(b, 4);
+      await stream.progress(40);
+      stream.stop();
+      await stream.allAnswered();
+      b.kill("SIGTERM");
+      expect(await b.exitCode()).toBe(0);
+
+      const answers = stream.answers();
+      expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
+      await expectSessionCounts(redisUrl, prefix, stream.perChat);
+      // Half the requests reach an instance that does not own their bot; passed to the owner, they are answered
+      // 200 at the first attempt. Only the moments without an owner (handovers) cost Telegram a retry.
+      const deliveries = bots.flatMap((x) => fake.deliveries(x.token));
+      const failed = deliveries.filter((d) => d.status !== 200).length;
+      expect(deliveries.length).toBeGreaterThan(100);
+      expect(failed / deliveries.length).toBeLessThan(0.1);
+      // every setWebhook came from an owner: one per lease taken
+      const taken = [a, b].flatMap((p) => p.lines.filter((l) => l.msg === "took the lease of this bot; starting it here")).length;
+      expect(bots.reduce((n, x) => n + fake.callCount(x.token, "setWebhook"), 0)).toBe(taken);
+    } finally {
+      await lb.stop();
+    }
   }, 120_000);
 
   it("three instances and 30 bots settle balanced; stopping one rebalances with nothing lost", async () => {

@@ -57,7 +57,7 @@ describe("parseConfig on valid files", () => {
       leases: { enabled: true, ttl: 5, balance: false },
       polling: { limit: 50, timeout: 25, concurrency: 200, global_concurrency: 5000 },
       shutdown: { drain_timeout: 2.5 },
-      http: { listen: "127.0.0.1:9000", max_sockets: 64 },
+      http: { listen: "127.0.0.1:9000", max_sockets: 64, advertise_url: undefined },
       webhook: {
         public_url: "https://bots.example.com",
         path_prefix: "/tg/hooks",
@@ -95,7 +95,7 @@ describe("parseConfig on valid files", () => {
       leases: { enabled: false, ttl: 10, balance: true },
       polling: { limit: 100, timeout: 30, concurrency: 500, global_concurrency: 10_000 },
       shutdown: { drain_timeout: 10 },
-      http: { listen: "0.0.0.0:8080", max_sockets: 0 },
+      http: { listen: "0.0.0.0:8080", max_sockets: 0, advertise_url: undefined },
       webhook: { public_url: undefined, path_prefix: "/telegram", secret: undefined, max_connections: 40 },
       limits: {
         retry: { max_attempts: 5, max_delay: 30 },
@@ -118,7 +118,7 @@ describe("parseConfig on valid files", () => {
     expect(c.app_config).toStrictEqual({});
     expect(c.polling).toStrictEqual({ limit: 100, timeout: 30, concurrency: 500, global_concurrency: 10_000 });
     expect(c.shutdown).toStrictEqual({ drain_timeout: 10 });
-    expect(c.http).toStrictEqual({ listen: "0.0.0.0:8080", max_sockets: 0 });
+    expect(c.http).toStrictEqual({ listen: "0.0.0.0:8080", max_sockets: 0, advertise_url: undefined });
     expect(c.webhook.path_prefix).toBe("/telegram");
     expect(c.redis).toBeUndefined();
   });

@@ -26,6 +26,8 @@ const CATALOGUE = {
   PLUGIN_STATE_OUTSIDE_UPDATE: { code: "BOT_HOST_PLUGIN_STATE_OUTSIDE_UPDATE", exit: ExitCodes.RUNTIME },
   /** This instance no longer holds the lease of a bot (another instance took it over): its writes are refused. */
   LEASE_LOST: { code: "BOT_HOST_LEASE_LOST", exit: ExitCodes.RUNTIME },
+  /** Redis holds a bot's journal or cursor under the key names used before hash tags: run `bot-host migrate-keys`. */
+  LEGACY_KEYS: { code: "BOT_HOST_LEGACY_KEYS", exit: ExitCodes.RUNTIME },
   /** Redis could not be reached at start. */
   REDIS_UNREACHABLE: { code: "BOT_HOST_REDIS_UNREACHABLE", exit: ExitCodes.RUNTIME },
   /** Redis did not close cleanly (QUIT unanswered or refused); the connection was dropped. */

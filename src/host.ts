@@ -155,6 +155,7 @@ export class Host {
       });
     }
     if ((await this.unlessStopped(this.store.start())) === STOPPED) return this.report(enabled.length);
+    if (this.store instanceof RedisStateStore) await this.store.checkKeyLayout(config.bots.map((b) => b.id));
     if (config.redis !== undefined) this.log.info({ url: redactUrl(config.redis.url) }, "connected to Redis");
     const polling = enabled.filter((b) => b.mode === "polling").length;
     const connections = config.http.max_sockets > 0 ? config.http.max_sockets : polling + SPARE_SOCKETS;

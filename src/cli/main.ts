@@ -70,6 +70,16 @@ program
   });
 
 program
+  .command("migrate-keys")
+  .description("rename the bots' Redis keys from an earlier version's layout to the current one (run once, every instance stopped)")
+  .requiredOption("-c, --config <file>", "path of bots.yaml")
+  .option("--dry-run", "only count what would move")
+  .action(async (opts: { config: string; dryRun?: boolean }) => {
+    const { runMigrateKeys } = await import("./migrate-keys.js");
+    process.exitCode = await runMigrateKeys(opts);
+  });
+
+program
   .command("playground")
   .description("run the config's bots against a local fake Bot API (no token, no network) and chat with them in a browser")
   .requiredOption("-c, --config <file>", "path of bots.yaml")

@@ -76,7 +76,7 @@ export class StateInspector {
       if (pluginKeys.length > 0) {
         const values = await this.redis.mget(...pluginKeys);
         const head = `${this.prefix}plugin:`;
-        const tail = `:${botId}:${chat}`;
+        const tail = this.keys.plugin("", botId, chat).slice(head.length);
         pluginKeys.forEach((k, i) => (out.plugins![k.slice(head.length, k.length - tail.length)] = parse(values[i] ?? null)));
       }
     } catch (err) {

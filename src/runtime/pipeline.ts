@@ -105,7 +105,7 @@ export function createPipeline(
         timeFrame: flood.windowMs,
         storageClient: flood.redis ?? "MEMORY_STORE",
         keyPrefix: keys.floodPrefix(),
-        keyGenerator: (ctx) => (ctx.from === undefined ? undefined : `${ctx.botId}:${ctx.from.id}`),
+        keyGenerator: (ctx) => (ctx.from === undefined ? undefined : keys.floodKey(ctx.botId, ctx.from.id)),
         // Called for every update over the limit (not only the first), so the metric counts each drop.
         alwaysReply: true,
         onLimitExceeded: (ctx) => flood.onLimited(ctx.botId),

@@ -43,12 +43,6 @@ if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
 if new == 1 then redis.call('PUBLISH', ARGV[3], 'joined ' .. ARGV[1]) end
 return redis.call('ZCARD', KEYS[1])
 ` },
-  // KEYS: lease, instance URLs. The HTTP base URL of the bot's owner, if it has one and is alive.
-  bhOwnerUrl: { keys: 2, lua: `
-local owner = redis.call('GET', KEYS[1])
-if not owner then return false end
-return redis.call('HGET', KEYS[2], string.match(owner, '^(.*)/'))
-` },
 } as const;
 
 type LeaseRedis = Redis & {
@@ -56,7 +50,6 @@ type LeaseRedis = Redis & {
   bhLeaseRenew(lease: string, token: string, ttlMs: number): Promise<number>;
   bhLeaseRelease(lease: string, token: string, channel: string, message: string): Promise<number>;
   bhHeartbeat(instances: string, urls: string, instance: string, ttlMs: number, channel: string, url: string): Promise<number>;
-  bhOwnerUrl(lease: string, urls: string): Promise<string | null>;
 };
 
 /** What {@link LeaseStore.acquire} found. */
@@ -113,7 +106,11 @@ export class LeaseStore {
 
   /** The HTTP base URL of the instance that owns `botId` now, if any. */
   async ownerUrl(botId: string): Promise<string | undefined> {
-    return (await this.redis.bhOwnerUrl(this.o.keys.lease(botId), this.o.keys.instanceUrls())) ?? undefined;
+    // Two commands: the lease is in the bot's slot, the URLs in the registry's.
+    const owner = await this.redis.get(this.o.keys.lease(botId));
+    const instance = owner?.slice(0, owner.lastIndexOf("/"));
+    if (instance === undefined || instance === "") return undefined;
+    return (await this.redis.hget(this.o.keys.instanceUrls(), instance)) ?? undefined;
   }
 
   /** Removes this instance from the live ones (its leases stay until released) and tells the others. */

@@ -7,6 +7,7 @@ import { createKeys, type KeyBuilder } from "./keys.js";
 import type { CachedBotInfo, JournalState, StateWrite, StateStore, StoreHealth } from "./state-store.js";
 import { REMEMBERED_UPDATES } from "./memory-state-store.js";
 import { RedisHealthMonitor } from "./redis-health.js";
+import { botsWithLegacyKeys } from "./legacy-keys.js";
 
 /** Options of {@link RedisStateStore}. */
 export interface RedisStateStoreOptions {
@@ -168,6 +169,20 @@ export class RedisStateStore implements StateStore {
     }
     this.monitor.start();
     await this.checkEviction();
+  }
+
+  /**
+   * Refuses to run `botIds` while Redis still holds their journal or cursor under the old, untagged key names:
+   * starting would lose the cursor and the unfinished updates (the new names would start empty).
+   */
+  async checkKeyLayout(botIds: readonly string[]): Promise<void> {
+    const legacy = await botsWithLegacyKeys(this.redis, this.options.keyPrefix, botIds);
+    if (legacy.length === 0) return;
+    throw new BotHostError(
+      ErrorCodes.LEGACY_KEYS,
+      `Redis holds state of bot(s) ${legacy.join(", ")} under the key names of an earlier bot-host version; stop every instance, ` +
+        "run `bot-host migrate-keys --config <your bots.yaml>` once, then start again",
+    );
   }
 
   /**

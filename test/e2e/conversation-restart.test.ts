@@ -53,7 +53,7 @@ describe("conversations across restarts (order-desk app, real CLI, real signals)
     const seen = (token: string, text: string): Promise<void> => fake.waitFor(() => count(token, text) >= 1, 15_000, text);
     // the journal of a bot is empty once every update it fetched is finished and committed
     const settled = (bot: string): Promise<void> =>
-      waitUntil(async () => (await redis.hlen(`${prefix}journal:${bot}`)) === 0, `journal of ${bot} empty`);
+      waitUntil(async () => (await redis.hlen(`${prefix}journal:{${bot}}`)) === 0, `journal of ${bot} empty`);
 
     // 1. both bots mid-order in the same chat, then SIGTERM
     let p = await start();
@@ -117,8 +117,8 @@ describe("conversations across restarts (order-desk app, real CLI, real signals)
     expect(count(deli.token, "What is your name?")).toBe(1);
     // the conversations are over: no plugin state left; the session counts the orders per bot
     expect(await redis.keys(`${prefix}plugin:*`)).toEqual([]);
-    expect(JSON.parse((await redis.get(`${prefix}session:shop:${CHAT}`)) ?? "{}")).toMatchObject({ orders: 3 });
-    expect(JSON.parse((await redis.get(`${prefix}session:deli:${CHAT}`)) ?? "{}")).toMatchObject({ orders: 1 });
+    expect(JSON.parse((await redis.get(`${prefix}session:{shop}:${CHAT}`)) ?? "{}")).toMatchObject({ orders: 3 });
+    expect(JSON.parse((await redis.get(`${prefix}session:{deli}:${CHAT}`)) ?? "{}")).toMatchObject({ orders: 1 });
   }, 120_000);
 });
 

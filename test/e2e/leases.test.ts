@@ -205,7 +205,7 @@ describe("several instances share the bots through Redis leases (real CLI, real 
     // what was fetched and not finished at the kill: the only updates whose replies may repeat
     const midHandler = new Set<string>();
     for (const id of victims) {
-      for (const raw of await redis.hvals(`${prefix}journal:${id}`)) midHandler.add(((JSON.parse(raw) as { message: { text: string } }).message.text));
+      for (const raw of await redis.hvals(`${prefix}journal:{${id}}`)) midHandler.add(((JSON.parse(raw) as { message: { text: string } }).message.text));
     }
     for (const id of victims) await b.waitForLog(tookLease(id), (TTL_S + 10) * 1000);
     const takeoverMs = Date.now() - killedAt;
@@ -237,7 +237,7 @@ describe("several instances share the bots through Redis leases (real CLI, real 
     a.kill("SIGSTOP");
     const paused = new Set<string>();
     for (const bot of bots) {
-      for (const raw of await redis.hvals(`${prefix}journal:${bot.id}`)) paused.add(((JSON.parse(raw) as { message: { text: string } }).message.text));
+      for (const raw of await redis.hvals(`${prefix}journal:{${bot.id}}`)) paused.add(((JSON.parse(raw) as { message: { text: string } }).message.text));
     }
     for (const id of victims) await b.waitForLog(tookLease(id), (TTL_S + 10) * 1000);
     await fake.waitFor(() => stream.answers().size >= stream.labels.length - 5, 15_000);

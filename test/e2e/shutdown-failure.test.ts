@@ -35,7 +35,7 @@ describe("a shutdown step that fails (real CLI, real signals)", () => {
     await fake.waitForSent(BOT.token, 1);
     // the update's session and journal write landed: nothing is in flight when Redis stops answering
     const check = new Redis(redis.url);
-    while ((await check.get(`${prefix}session:${BOT.id}:1`)) === null) await new Promise((r) => setTimeout(r, 10));
+    while ((await check.get(`${prefix}session:{${BOT.id}}:1`)) === null) await new Promise((r) => setTimeout(r, 10));
     check.disconnect();
     process.kill(redis.pid, "SIGSTOP");
     p.kill("SIGTERM");

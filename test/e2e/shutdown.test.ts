@@ -73,7 +73,7 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     const counts = labels.map((l) => answered(l));
     expect(counts.filter((c) => c !== 1)).toEqual([]);
     for (const b of BOTS) expect(fake.pendingCount(b.token)).toBe(0);
-    expect(await redis.hlen(`${prefix}journal:b1`)).toBe(0);
+    expect(await redis.hlen(`${prefix}journal:{b1}`)).toBe(0);
   }, 120_000);
 
   it("closes Redis only after the last handler: the session write that ends a slow handler lands", async () => {
@@ -84,7 +84,7 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     p.kill("SIGINT");
     expect(await p.exitCode()).toBe(0);
     expect(answered("slow1")).toBe(1);
-    expect(JSON.parse((await redis.get(`${prefix}session:b1:7`)) ?? "null")).toEqual({ count: 1 });
+    expect(JSON.parse((await redis.get(`${prefix}session:{b1}:7`)) ?? "null")).toEqual({ count: 1 });
     const order = p.lines.filter((l) => typeof l.step === "number").map((l) => [l.step, l.msg]);
     expect(order.map(([s]) => s)).toEqual([1, 2, 3, 4, 5]);
     expect(order[1]![1]).toContain("drained");
@@ -110,7 +110,7 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     await fake.waitFor(() => answered("stuck") === 1, 10_000);
     again.kill("SIGTERM");
     expect(await again.exitCode()).toBe(0);
-    expect(JSON.parse((await redis.get(`${prefix}session:b2:9`)) ?? "null")).toEqual({ count: 1 });
+    expect(JSON.parse((await redis.get(`${prefix}session:{b2}:9`)) ?? "null")).toEqual({ count: 1 });
   });
 
   it("the drain deadline exits 1 and reports what it cut", async () => {
@@ -146,7 +146,7 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     expect(await again.exitCode()).toBe(0);
     for (const [key, n] of perChat) {
       const [bot, chat] = key.split(":");
-      expect(JSON.parse((await redis.get(`${prefix}session:${bot}:${chat}`)) ?? "null"), key).toEqual({ count: n });
+      expect(JSON.parse((await redis.get(`${prefix}session:{${bot}}:${chat}`)) ?? "null"), key).toEqual({ count: n });
     }
   }, 60_000);
 

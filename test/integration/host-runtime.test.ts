@@ -59,7 +59,7 @@ describe("many bots, one dispatcher", () => {
     expect(t[at("a2")]).toMatch(/^a\|.*\|2\|a2$/);
   });
 
-  it("stores sessions under <prefix>session:<botId>:<chatId>, separately for the same chat id on two bots", async () => {
+  it("stores sessions under <prefix>session:{<botId>}:<chatId>, separately for the same chat id on two bots", async () => {
     fake = await FakeBotApi.start();
     const prefix = uniquePrefix();
     const bots = [
@@ -77,9 +77,9 @@ describe("many bots, one dispatcher", () => {
     expect(texts(bots[1]!.token).map((s) => s.split("|")[2])).toEqual(["1"]);
     redis = new Redis(redisUrl);
     const keys = (await redis.keys(`${prefix}session:*`)).sort();
-    expect(keys).toEqual([`${prefix}session:alpha:42`, `${prefix}session:beta:42`]);
-    expect(JSON.parse((await redis.get(`${prefix}session:alpha:42`))!)).toEqual({ count: 2 });
-    expect(JSON.parse((await redis.get(`${prefix}session:beta:42`))!)).toEqual({ count: 1 });
+    expect(keys).toEqual([`${prefix}session:{alpha}:42`, `${prefix}session:{beta}:42`]);
+    expect(JSON.parse((await redis.get(`${prefix}session:{alpha}:42`))!)).toEqual({ count: 2 });
+    expect(JSON.parse((await redis.get(`${prefix}session:{beta}:42`))!)).toEqual({ count: 1 });
   });
 
   it("keeps the other bots running when one token is rejected, and a throwing handler does not stop its bot", async () => {

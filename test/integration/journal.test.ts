@@ -35,7 +35,7 @@ describe("update journal", () => {
     await fake.waitFor(() => fake.confirmedOffset(token) > slowId + 1, 5_000);
     redis = new Redis(redisUrl);
     // the fast updates leave the journal in the commits that follow their replies: wait for those
-    const key = `${prefix}journal:a`;
+    const key = `${prefix}journal:{a}`;
     for (const deadline = Date.now() + 5_000; (await redis.hlen(key)) > 1 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
     expect(await redis.hkeys(key)).toEqual([String(slowId)]);
   }, 20_000);
@@ -48,12 +48,12 @@ describe("update journal", () => {
     redis = new Redis(redisUrl);
     let lines: LogLine[];
     ({ host, lines } = await startHost(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [{ id: "c", token }] })));
-    await redis.set(`${prefix}journal:c`, "not a hash"); // every HSET now fails with WRONGTYPE
+    await redis.set(`${prefix}journal:{c}`, "not a hash"); // every HSET now fails with WRONGTYPE
     fake.inject(token, message(5, "blocked"));
     await fake.waitFor(() => lines.some((l) => l.msg === "cannot write the update journal; retrying the batch"));
     expect(fake.sent(token)).toEqual([]);
     expect(fake.pendingCount(token)).toBe(1); // not confirmed to Telegram
-    await redis.del(`${prefix}journal:c`);
+    await redis.del(`${prefix}journal:{c}`);
     await fake.waitForSent(token, 1, 10_000);
     expect(fake.sent(token)[0]!.text).toMatch(/\|1\|blocked$/);
   }, 20_000);
@@ -66,8 +66,8 @@ describe("update journal", () => {
     redis = new Redis(redisUrl);
     // A previous run journaled update 5 (not finished) and its cursor is at 6.
     const journaled = { update_id: 5, ...message(77, "from-journal") };
-    await redis.hset(`${prefix}journal:b`, "5", JSON.stringify(journaled));
-    await redis.set(`${prefix}offset:b`, "6");
+    await redis.hset(`${prefix}journal:{b}`, "5", JSON.stringify(journaled));
+    await redis.set(`${prefix}offset:{b}`, "6");
     ({ host } = await startHost(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [{ id: "b", token }] })));
     fake.inject(token, message(77, "fresh"));
     await fake.waitForSent(token, 2);
@@ -76,7 +76,7 @@ describe("update journal", () => {
       ["2", "fresh"],
     ]);
     // each update leaves the journal in the commit that follows its reply: wait for that, then check
-    const key = `${prefix}journal:b`;
+    const key = `${prefix}journal:{b}`;
     for (const deadline = Date.now() + 10_000; (await redis.hlen(key)) > 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
     expect(await redis.hlen(key)).toBe(0);
   });

@@ -83,18 +83,18 @@ describe("leases as operators see them (/readyz, metrics, settings)", () => {
         const owned = await Promise.all([first, second].map(async (h) => (await readyz(h)).body.leases!.owned.length));
         return owned[0] === 1 && owned[1] === 1;
       }, "one bot on each instance");
-      const fence = await redis.get(`${prefix}fence:bad`);
+      const fence = await redis.get(`${prefix}fence:{bad}`);
       const getMes = fake.calls(bad.token).filter((c) => c.method === "getMe").length;
       // watch the bad bot's lease be renewed three times by its owner (its TTL jumps back up each time)
       let renewals = 0;
       let last = Infinity;
       await until(async () => {
-        const ttl = await redis.pttl(`${prefix}lease:bad`);
+        const ttl = await redis.pttl(`${prefix}lease:{bad}`);
         if (ttl > last) renewals++;
         last = ttl;
         return renewals >= 3;
       }, "three renewals of the failed bot's lease", 30_000);
-      expect(await redis.get(`${prefix}fence:bad`)).toBe(fence);
+      expect(await redis.get(`${prefix}fence:{bad}`)).toBe(fence);
       expect(fake.calls(bad.token).filter((c) => c.method === "getMe")).toHaveLength(getMes);
       const states = await Promise.all([first, second].map(async (h) => (await readyz(h)).body));
       const owner = states.find((b) => b.leases!.owned.includes("bad"))!;

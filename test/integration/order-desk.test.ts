@@ -61,7 +61,7 @@ describe.each(["redis", "memory"] as const)("the order-desk example (conversatio
       const redis = new Redis(redisUrl);
       const keys = (await redis.keys(`${prefix}plugin:*`)).sort();
       redis.disconnect();
-      expect(keys).toEqual([`${prefix}plugin:conversations:deli:${CHAT}`, `${prefix}plugin:conversations:shop:${CHAT}`]);
+      expect(keys).toEqual([`${prefix}plugin:conversations:{deli}:${CHAT}`, `${prefix}plugin:conversations:{shop}:${CHAT}`]);
     }
     fake.inject(shop.token, message(CHAT, "xl"));
     expect(await nth(shop.token, 3)).toBe("Please answer S, M or L.");

@@ -43,9 +43,9 @@ describe.each(["redis", "memory"] as const)("pluginStorage under two bots, %s st
     if (kind === "redis") {
       const redis = new Redis(redisUrl);
       const keys = (await redis.keys(`${prefix}plugin:*`)).sort();
-      const alpha = await redis.get(`${prefix}plugin:notes:alpha:55`);
+      const alpha = await redis.get(`${prefix}plugin:notes:{alpha}:55`);
       redis.disconnect();
-      expect(keys).toEqual([`${prefix}plugin:notes:alpha:55`, `${prefix}plugin:notes:beta:55`]);
+      expect(keys).toEqual([`${prefix}plugin:notes:{alpha}:55`, `${prefix}plugin:notes:{beta}:55`]);
       expect(JSON.parse(alpha ?? "null")).toEqual(["one", "two", "three"]);
     }
 

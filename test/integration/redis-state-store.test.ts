@@ -34,42 +34,42 @@ describe.each(["redis", "memory"] as const)("%s state store", (kind) => {
   it("journals a batch, moves the cursor past it, and replays unfinished updates in order", async () => {
     expect(await store.loadJournal("a")).toEqual({ pending: [], watermark: undefined });
     await store.appendJournal("a", [upd(12), upd(10), upd(11)].sort((x, y) => x.update_id - y.update_id));
-    await store.complete("a", 11, [{ key: `${prefix}session:a:1`, value: '{"n":1}' }]);
+    await store.complete("a", 11, [{ key: `${prefix}session:{a}:1`, value: '{"n":1}' }]);
     const j = await store.loadJournal("a");
     expect(j.pending.map((u) => u.update_id)).toEqual([10, 12]);
     expect(j.watermark).toBe(12);
-    expect(await store.read(`${prefix}session:a:1`)).toBe('{"n":1}');
+    expect(await store.read(`${prefix}session:{a}:1`)).toBe('{"n":1}');
     expect((await store.loadJournal("b")).pending).toEqual([]);
   });
 
   it.runIf(kind === "redis")("keeps the journal entry when the session write fails", async () => {
     await store.appendJournal("a", [upd(7)]);
-    await redis.set(`${prefix}session:a:7`, "x");
+    await redis.set(`${prefix}session:{a}:7`, "x");
     // A session TTL Redis refuses makes the session SET fail inside the commit.
     const broken = new RedisStateStore({ url: redisUrl, keyPrefix: prefix, sessionTtl: -5, logger: memoryLogger().logger });
     await broken.start();
     const writes = [
-      { key: `${prefix}session:a:7`, value: '{"n":1}' },
-      { key: `${prefix}plugin:conversations:a:7`, value: '{"step":2}' },
+      { key: `${prefix}session:{a}:7`, value: '{"n":1}' },
+      { key: `${prefix}plugin:conversations:{a}:7`, value: '{"step":2}' },
     ];
     await expect(broken.complete("a", 7, writes)).rejects.toThrow(/expire/i);
     await broken.stop();
     expect((await store.loadJournal("a")).pending.map((u) => u.update_id)).toEqual([7]);
-    expect(await redis.get(`${prefix}session:a:7`)).toBe("x");
-    expect(await redis.exists(`${prefix}plugin:conversations:a:7`)).toBe(0);
+    expect(await redis.get(`${prefix}session:{a}:7`)).toBe("x");
+    expect(await redis.exists(`${prefix}plugin:conversations:{a}:7`)).toBe(0);
   });
 
   it("deletes a session when the write is null", async () => {
     await store.appendJournal("a", [upd(1)]);
-    await store.complete("a", 1, [{ key: `${prefix}session:a:1`, value: '{"n":1}' }]);
+    await store.complete("a", 1, [{ key: `${prefix}session:{a}:1`, value: '{"n":1}' }]);
     await store.appendJournal("a", [upd(2)]);
-    await store.complete("a", 2, [{ key: `${prefix}session:a:1`, value: null }]);
-    expect(await store.read(`${prefix}session:a:1`)).toBeUndefined();
+    await store.complete("a", 2, [{ key: `${prefix}session:{a}:1`, value: null }]);
+    expect(await store.read(`${prefix}session:{a}:1`)).toBeUndefined();
   });
 
   it("commits an update's writes to several keys together with its journal removal", async () => {
     await store.appendJournal("a", [upd(3), upd(4)]);
-    const keys = [`${prefix}session:a:5`, `${prefix}plugin:conversations:a:5`, `${prefix}plugin:i18n:a:5`];
+    const keys = [`${prefix}session:{a}:5`, `${prefix}plugin:conversations:{a}:5`, `${prefix}plugin:i18n:{a}:5`];
     await store.complete("a", 3, keys.map((key, i) => ({ key, value: `{"v":${i}}` })));
     expect(await Promise.all(keys.map((k) => store.read(k)))).toEqual(['{"v":0}', '{"v":1}', '{"v":2}']);
     await store.complete("a", 4, [{ key: keys[1]!, value: null }, { key: keys[2]!, value: '{"v":9}' }]);
@@ -96,9 +96,9 @@ describe.each(["redis", "memory"] as const)("%s state store", (kind) => {
     expect(commands.filter((c) => c === "hset")).toHaveLength(1);
     expect(commands.filter((c) => c === "evalsha" || c === "eval")).toHaveLength(1);
     expect(commands).not.toContain("multi");
-    expect(await redis.hlen(`${prefix}journal:a`)).toBe(3);
-    expect(await redis.get(`${prefix}offset:a`)).toBe("3");
-    expect(await redis.ttl(`${prefix}offset:a`)).toBeGreaterThan(0);
+    expect(await redis.hlen(`${prefix}journal:{a}`)).toBe(3);
+    expect(await redis.get(`${prefix}offset:{a}`)).toBe("3");
+    expect(await redis.ttl(`${prefix}offset:{a}`)).toBeGreaterThan(0);
     await Promise.all([store.stop(), store.stop()]);
   });
 });

@@ -101,7 +101,7 @@ export async function expectSessionCounts(redisUrl: string, prefix: string, perC
   try {
     for (const [key, count] of perChat) {
       const [bot, chat] = key.split(":");
-      expect(JSON.parse((await redis.get(`${prefix}session:${bot}:${chat}`)) ?? "null"), key).toEqual({ count });
+      expect(JSON.parse((await redis.get(`${prefix}session:{${bot}}:${chat}`)) ?? "null"), key).toEqual({ count });
     }
   } finally {
     redis.disconnect();

@@ -28,6 +28,8 @@ const CATALOGUE = {
   LEASE_LOST: { code: "BOT_HOST_LEASE_LOST", exit: ExitCodes.RUNTIME },
   /** Redis holds a bot's journal or cursor under the key names used before hash tags: run `bot-host migrate-keys`. */
   LEGACY_KEYS: { code: "BOT_HOST_LEGACY_KEYS", exit: ExitCodes.RUNTIME },
+  /** A journal write was not acknowledged by `redis.min_replicas` replicas in time (it is retried; nothing is confirmed). */
+  NOT_REPLICATED: { code: "BOT_HOST_NOT_REPLICATED", exit: ExitCodes.RUNTIME },
   /** Redis could not be reached at start. */
   REDIS_UNREACHABLE: { code: "BOT_HOST_REDIS_UNREACHABLE", exit: ExitCodes.RUNTIME },
   /** Redis did not close cleanly (QUIT unanswered or refused); the connection was dropped. */

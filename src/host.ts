@@ -148,9 +148,11 @@ export class Host {
       this.store = new MemoryStateStore();
     } else {
       this.store = new RedisStateStore({
+        connection: config.redis,
         url: config.redis.url,
         keyPrefix: prefix,
         sessionTtl: config.redis.session_ttl,
+        minReplicas: config.redis.min_replicas,
         logger: this.rootLogger,
       });
     }

@@ -40,7 +40,19 @@ export async function runBench(o: BenchOptions): Promise<number> {
   const config: Config = {
     ...user,
     api_root: fake.apiRoot,
-    redis: o.redis === undefined ? undefined : { url: o.redis, key_prefix: `bench:${randomBytes(4).toString("hex")}:`, session_ttl: 600 },
+    redis:
+      o.redis === undefined
+        ? undefined
+        : {
+            target: { kind: "server", url: o.redis },
+            url: o.redis,
+            username: undefined,
+            password: undefined,
+            tls: false,
+            min_replicas: 0,
+            key_prefix: `bench:${randomBytes(4).toString("hex")}:`,
+            session_ttl: 600,
+          },
     http: { listen: false, max_sockets: 0, advertise_url: undefined },
     // One process with fresh keys: nothing to share.
     leases: { ...user.leases, enabled: false },

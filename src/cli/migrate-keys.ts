@@ -17,8 +17,12 @@ export async function runMigrateKeys(opts: { config: string; dryRun?: boolean })
     process.stderr.write(`${opts.config}: no Redis configured (redis.url): there are no keys to migrate\n`);
     return ExitCodes.CONFIG;
   }
-  const [{ Redis }, { migrateLegacyKeys }] = await Promise.all([import("ioredis"), import("../storage/legacy-keys.js")]);
-  const redis = new Redis(config.redis.url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  if (config.redis.target.kind === "cluster") {
+    process.stderr.write(`${opts.config}: the key layout before hash tags was only used on one server; migrate there (redis.url), then move the data to the cluster\n`);
+    return ExitCodes.CONFIG;
+  }
+  const [{ createRedisClient }, { migrateLegacyKeys }] = await Promise.all([import("../storage/redis-client.js"), import("../storage/legacy-keys.js")]);
+  const redis = createRedisClient(config.redis, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on("error", () => undefined);
   try {
     await redis.connect();

@@ -13,6 +13,12 @@ export type Mode = "polling" | "webhook";
 /** A Telegram update type name, as listed in `allowed_updates`. */
 export type UpdateType = (typeof UPDATE_TYPES)[number];
 
+/** Where the state lives: one server (`redis.url`), a Redis Cluster (`redis.cluster`), or a master behind Sentinel. */
+export type RedisTarget =
+  | { readonly kind: "server"; readonly url: string }
+  | { readonly kind: "cluster"; readonly nodes: readonly string[] }
+  | { readonly kind: "sentinel"; readonly sentinels: readonly string[]; readonly name: string };
+
 /** A validated, deep-frozen bots.yaml: keys as in the file, every default filled in. */
 export interface Config {
   /** Absolute path of the app module (written relative to the config file). */
@@ -20,8 +26,21 @@ export interface Config {
   readonly app_config: Readonly<Record<string, unknown>>;
   readonly api_root: string;
   readonly mode: Mode;
-  /** Undefined when the file has no `redis` section or its `url` is empty: state is kept in memory. */
-  readonly redis: { readonly url: string; readonly key_prefix: string; readonly session_ttl: number } | undefined;
+  /** Undefined when the file names no Redis (no `redis` section, or an empty `url`): state is kept in memory. */
+  readonly redis:
+    | {
+        readonly target: RedisTarget;
+        /** For messages: the server's URL (print it with `redactUrl`), or the cluster's or the sentinels' addresses. */
+        readonly url: string;
+        readonly username: string | undefined;
+        readonly password: string | undefined;
+        readonly tls: boolean;
+        /** Replicas that must acknowledge the journal before an offset is confirmed (`WAIT`); 0: none. */
+        readonly min_replicas: number;
+        readonly key_prefix: string;
+        readonly session_ttl: number;
+      }
+    | undefined;
   /**
    * Several instances sharing the bots through Redis leases: `enabled` is true whenever Redis is configured
    * (unless the file says `false`); `ttl` in seconds.
@@ -125,7 +144,7 @@ export function parseConfig(text: string, o: ParseOptions): Config {
       }
     }
   }
-  for (const found of [...duplicates(data, positions), ...webhookWithoutServer(data, positions), ...leasesWithoutRedis(data, positions)]) issues.push(issue(found.at, found.path, found.message));
+  for (const found of [...duplicates(data, positions), ...webhookWithoutServer(data, positions), ...leasesWithoutRedis(data, positions), ...redisTargets(data, positions)]) issues.push(issue(found.at, found.path, found.message));
   if (issues.length > 0 || !parsed.success) {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(o.file, issues);
@@ -153,13 +172,25 @@ function coerceInterpolated(path: Path, value: string): unknown {
 
 function normalize(raw: RawConfig, baseDir: string): Config {
   const { redis, webhook, leases } = raw;
-  const withRedis = redis !== undefined && redis.url !== "";
+  const target = redisTargetOf(redis);
+  const withRedis = redis !== undefined && target !== undefined;
   return {
     app: resolve(baseDir, raw.app),
     app_config: raw.app_config,
     api_root: raw.api_root,
     mode: raw.mode,
-    redis: withRedis ? { url: redis.url, key_prefix: redis.key_prefix, session_ttl: redis.session_ttl } : undefined,
+    redis: withRedis
+      ? {
+          target,
+          url: target.kind === "server" ? target.url : target.kind === "cluster" ? `redis-cluster://${target.nodes.join(",")}` : `redis-sentinel://${target.sentinels.join(",")}/${target.name}`,
+          username: redis.username,
+          password: redis.password,
+          tls: redis.tls,
+          min_replicas: redis.min_replicas,
+          key_prefix: redis.key_prefix,
+          session_ttl: redis.session_ttl,
+        }
+      : undefined,
     leases: { enabled: withRedis && leases.enabled !== false, ttl: leases.ttl, balance: leases.balance },
     polling: { ...raw.polling },
     shutdown: { ...raw.shutdown },
@@ -221,14 +252,33 @@ function webhookWithoutServer(data: unknown, positions: Map<string, FieldPositio
   return [{ at: positionOf(positions, ["http", "listen"]), path: "http.listen", message: `webhook mode needs the HTTP server, but it is off (bots in webhook mode: ${ids.join(", ")})` }];
 }
 
+function redisTargetOf(redis: RawConfig["redis"]): RedisTarget | undefined {
+  if (redis === undefined) return undefined;
+  if (redis.cluster !== undefined) return { kind: "cluster", nodes: redis.cluster };
+  if (redis.sentinel !== undefined) return { kind: "sentinel", sentinels: redis.sentinel.sentinels, name: redis.sentinel.name };
+  return redis.url === undefined || redis.url === "" ? undefined : { kind: "server", url: redis.url };
+}
+
+function redisTargets(data: unknown, positions: Map<string, FieldPosition>): Found[] {
+  const given = (["url", "cluster", "sentinel"] as const).filter((k) => {
+    const v = valueAt(data, ["redis", k]);
+    return v !== undefined && v !== null && v !== "";
+  });
+  return given.slice(1).map((k) => ({
+    at: positionOf(positions, ["redis", k]),
+    path: `redis.${k}`,
+    message: `use exactly one of redis.url, redis.cluster and redis.sentinel (redis.${given[0]} is set too)`,
+  }));
+}
+
 function leasesWithoutRedis(data: unknown, positions: Map<string, FieldPosition>): Found[] {
   if (valueAt(data, ["leases", "enabled"]) !== true) return [];
-  const url = valueAt(data, ["redis", "url"]);
-  if (typeof url === "string" && url !== "") return [];
+  const target = (k: string): boolean => !["", null, undefined].includes(valueAt(data, ["redis", k]) as string | null | undefined);
+  if (target("url") || target("cluster") || target("sentinel")) return [];
   return [{
     at: positionOf(positions, ["leases", "enabled"]),
     path: "leases.enabled",
-    message: "sharing the bots between instances needs Redis: set redis.url, or remove leases.enabled to run every bot in this one process",
+    message: "sharing the bots between instances needs Redis: set redis.url (or redis.cluster or redis.sentinel), or remove leases.enabled to run every bot in this one process",
   }];
 }
 

@@ -72,8 +72,19 @@ const pathPrefix = checked((v) => {
   return /^[A-Za-z0-9_.~/-]+$/.test(v) ? undefined : "may only contain letters, digits, /, _, -, . and ~";
 });
 
+const hostPort = checked((v) => (/^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(v) && Number(v.slice(v.lastIndexOf(":") + 1)) <= 65_535 ? undefined : "must be host:port"));
+const sentinelShape = {
+  sentinels: z.array(hostPort).min(1, { message: "must list at least one sentinel as host:port" }),
+  name: z.string().min(1, { message: "must name the master the sentinels watch" }),
+};
 const redisShape = {
-  url: redisUrl,
+  url: redisUrl.optional(),
+  cluster: nullAsAbsent(z.array(hostPort).min(1, { message: "must list at least one seed node as host:port" }).optional()),
+  sentinel: nullAsAbsent(z.strictObject(sentinelShape).optional()),
+  username: emptyAsAbsent(z.string()),
+  password: emptyAsAbsent(z.string()),
+  tls: z.boolean().default(false),
+  min_replicas: int(0, 16).default(0),
   key_prefix: z.string().default("bot-host:"),
   session_ttl: int(0).default(0),
 };
@@ -161,6 +172,7 @@ export type RawConfig = Zod.output<typeof configSchema>;
 export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
   "": Object.keys(topShape),
   redis: Object.keys(redisShape),
+  "redis.sentinel": Object.keys(sentinelShape),
   leases: Object.keys(leasesShape),
   polling: Object.keys(pollingShape),
   shutdown: Object.keys(shutdownShape),

@@ -104,6 +104,11 @@ export function deriveConfig(file: UserFile, apiRoot: string, state: StateChoice
   doc.delete("webhook");
   setIn(doc, ["http", "listen"], "127.0.0.1:0");
   if (state.kind === "redis") {
+    const own = file.config.redis !== undefined && (file.config.redis.target.kind !== "server" || file.config.redis.url !== state.url);
+    if (own) {
+      // The playground's own redis-server: none of the file's cluster, Sentinel or credentials apply to it.
+      for (const k of ["cluster", "sentinel", "username", "password", "tls", "min_replicas"]) doc.deleteIn(["redis", k]);
+    }
     setIn(doc, ["redis", "url"], literal(state.url));
     setIn(doc, ["redis", "key_prefix"], literal(state.keyPrefix));
   } else {

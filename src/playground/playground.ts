@@ -109,8 +109,9 @@ function view(b: PlaygroundBot): BotView {
   return { id: b.id, enabled: b.enabled, telegramId: b.telegramId, name: titleCase(b.id), username: usernameOf(b.id) };
 }
 
-async function chooseState(redis: { url: string; key_prefix: string } | undefined): Promise<{ state: StateChoice; ownRedis?: OwnRedis; note: string }> {
-  if (redis !== undefined) {
+async function chooseState(redis: { target: { kind: string }; url: string; key_prefix: string } | undefined): Promise<{ state: StateChoice; ownRedis?: OwnRedis; note: string }> {
+  // A cluster or Sentinel is left alone: the playground's own redis-server is enough to show the bots.
+  if (redis !== undefined && redis.target.kind === "server") {
     // Its own prefix: the playground's bots share ids with the real ones, whose journal and offsets must stay apart.
     const keyPrefix = `${redis.key_prefix}playground:`;
     return { state: { kind: "redis", url: redis.url, keyPrefix }, note: `state: the config's Redis ${redactUrl(redis.url)}, under ${keyPrefix}` };

@@ -1,4 +1,5 @@
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { createRedisClient, duplicateClient, type RedisConnectionSettings } from "./redis-client.js";
 import type { Update } from "grammy/types";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { redactUrl } from "../config/token.js";
@@ -8,9 +9,13 @@ import type { CachedBotInfo, JournalState, StateWrite, StateStore, StoreHealth }
 import { REMEMBERED_UPDATES } from "./memory-state-store.js";
 import { RedisHealthMonitor } from "./redis-health.js";
 import { botsWithLegacyKeys } from "./legacy-keys.js";
+import { SCRIPTS, type ScriptArg, type ScriptedRedis } from "./journal-scripts.js";
 
 /** Options of {@link RedisStateStore}. */
 export interface RedisStateStoreOptions {
+  /** The server, cluster or Sentinel master, with auth and TLS; default: the server at `url`. */
+  connection?: RedisConnectionSettings;
+  /** The server's URL, or how a cluster or Sentinel is named in messages (printed with any password hidden). */
   url: string;
   keyPrefix: string;
   /** TTL of sessions and plugin state in seconds; 0 keeps them forever. */
@@ -20,59 +25,20 @@ export interface RedisStateStoreOptions {
   connectTimeoutMs?: number;
   /** A health PING unanswered this long marks Redis as hung (ms, default 2000). */
   pingTimeoutMs?: number;
+  /** Replicas that must acknowledge each journal write (`WAIT`) before it counts as done; 0: none. */
+  minReplicas?: number;
 }
-
-// The journal's writes are Lua scripts rather than MULTI blocks: a script is one command, so ioredis'
-// auto-pipelining sends the commits of every update finishing in the same tick in one socket write, and it
-// is just as atomic. A script stops at its first failing command, so each writes the state first and drops
-// the journal entry last: a failure leaves the update journaled, to be handled again, never lost.
-// With a fence token (this instance holds the bot's lease), a write whose token is not the lease's current
-// value is refused whole: another instance owns the bot now, or the lease expired.
-const fence = (token: string, lease: string): string =>
-  `if ${token} ~= '' and redis.call('GET', ${lease}) ~= ${token} then return redis.error_reply('BOTHOST_FENCED the lease is held by another instance') end`;
-
-const SCRIPTS = {
-  // KEYS: done set, journal. ARGV: update id, update JSON. Handle an update only if it was not finished
-  // recently (done set) and is not in flight (journal hash).
-  bhClaim: { keys: 3, lua: `
-${fence("ARGV[3]", "KEYS[3]")}
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
-` },
-  // KEYS: journal, watermark, lease. ARGV: watermark TTL (s), last update id, fence token, then id/JSON pairs.
-  bhAppend: { keys: 3, lua: `
-${fence("ARGV[3]", "KEYS[3]")}
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
-return 1
-` },
-  // KEYS: journal, done set, lease, then the state keys to write. ARGV: update id, state TTL (s, 0 = none), '1'
-  // to remember the id in the done set, how many ids the done set keeps, fence token, then one value per state
-  // key (the serialized value, or '' to delete the key; a stored value is never '', it is JSON).
-  bhComplete: { lua: `
-${fence("ARGV[5]", "KEYS[3]")}
-local ttl = ARGV[2]
-for i = 4, #KEYS do
-  local v = ARGV[i + 2]
-  if v == '' then redis.call('DEL', KEYS[i])
-  elseif ttl == '0' then redis.call('SET', KEYS[i], v)
-  else redis.call('SET', KEYS[i], v, 'EX', ttl) end
-end
-if ARGV[3] == '1' then
-  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
-  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
-end
-redis.call('HDEL', KEYS[1], ARGV[1])
-return 1
-` },
-} as const;
-
-type ScriptArg = string | number;
-/** The client with the {@link SCRIPTS} defined as commands (EVALSHA, falling back to EVAL once). */
-type ScriptedRedis = Redis & { [name in keyof typeof SCRIPTS]: (...args: ScriptArg[]) => Promise<number> };
 
 const QUIT_TIMEOUT_MS = 2_000;
 const LEASE_COMMAND_TIMEOUT_MS = 2_000;
+/** How long a journal write waits for `minReplicas` acknowledgements (WAIT's timeout). */
+const REPLICA_WAIT_MS = 1_000;
+/** How often a write with WAIT is sent again after a cluster redirect (about 30 s in all, longer than a failover). */
+const REDIRECT_ATTEMPTS = 40;
+
+function isClusterRedirect(err: Error): boolean {
+  return /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/.test(err.message);
+}
 
 // Telegram picks a random update_id after a week without updates; a stale cursor must not outlive that.
 const WATERMARK_TTL_SECONDS = 6 * 24 * 3600;
@@ -97,7 +63,8 @@ export class RedisStateStore implements StateStore {
   constructor(private readonly options: RedisStateStoreOptions) {
     this.keys = createKeys(options.keyPrefix);
     this.log = options.logger.child({ component: "redis" });
-    this.redis = new Redis(options.url, {
+    const connection = options.connection ?? { target: { kind: "server", url: options.url }, username: undefined, password: undefined, tls: false };
+    this.redis = createRedisClient(connection, {
       lazyConnect: true,
       enableAutoPipelining: true,
       maxRetriesPerRequest: null,
@@ -129,7 +96,7 @@ export class RedisStateStore implements StateStore {
     if (c === undefined) {
       // A lease command that cannot be answered soon is worthless: it fails instead of waiting for a reconnect.
       const timeout = purpose === "leases" ? { commandTimeout: LEASE_COMMAND_TIMEOUT_MS } : {};
-      c = this.redis.duplicate({ connectionName: `bot-host:${purpose}`, ...timeout });
+      c = duplicateClient(this.redis, { connectionName: `bot-host:${purpose}`, ...timeout });
       c.on("error", () => undefined); // the main connection logs the outage once
       this.extra.set(purpose, c);
     }
@@ -161,7 +128,7 @@ export class RedisStateStore implements StateStore {
       const reason = cause instanceof Error ? cause.message : String(cause);
       throw new BotHostError(
         ErrorCodes.REDIS_UNREACHABLE,
-        `cannot connect to Redis at ${redactUrl(this.options.url)} (${reason}); check redis.url in the config and that Redis is running`,
+        `cannot connect to Redis at ${redactUrl(this.options.url)} (${reason}); check the redis section of the config and that Redis is running`,
         { cause },
       );
     } finally {
@@ -249,6 +216,35 @@ export class RedisStateStore implements StateStore {
     return { pending, watermark: mark === null ? undefined : Number(mark) };
   }
 
+  /**
+   * Runs one script; with `minReplicas`, in a pipeline with `WAIT minReplicas` on the same node (the bot's slot
+   * on a cluster), and resolves with the number of replicas that acknowledged it as well.
+   */
+  private async write(name: keyof typeof SCRIPTS, args: ScriptArg[]): Promise<{ result: number; acked: number | undefined }> {
+    const min = this.options.minReplicas ?? 0;
+    if (min === 0) return { result: await this.redis[name](...args), acked: undefined };
+    for (let attempt = 1; ; attempt++) {
+      const p = this.redis.pipeline() as unknown as { [k: string]: (...a: ScriptArg[]) => unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
+      p[name]!(...args);
+      p.wait!(min, REPLICA_WAIT_MS);
+      const [[writeErr, result], [waitErr, acked]] = ((await p.exec()) ?? []) as Array<[Error | null, unknown]> as [[Error | null, unknown], [Error | null, unknown]];
+      const err = writeErr ?? waitErr;
+      if (err === null) return { result: Number(result), acked: Number(acked) };
+      // ioredis follows MOVED for single commands, not inside a pipeline (WAIT, keyless, succeeds wherever it
+      // went): on a cluster after a failover, learn the new slot map and send the pair again.
+      if (!isClusterRedirect(err) || attempt >= REDIRECT_ATTEMPTS || !("refreshSlotsCache" in this.redis)) throw err;
+      await new Promise<void>((resolve) => (this.redis as unknown as { refreshSlotsCache(cb: () => void): void }).refreshSlotsCache(() => resolve()));
+      await new Promise((r) => setTimeout(r, Math.min(100 * attempt, 1_000)));
+    }
+  }
+
+  private notReplicated(botId: string, what: string, acked: number): BotHostError {
+    return new BotHostError(
+      ErrorCodes.NOT_REPLICATED,
+      `bot "${botId}": ${what} was acknowledged by ${acked} of the ${this.options.minReplicas} replicas redis.min_replicas asks for within ${REPLICA_WAIT_MS} ms; nothing it covers is confirmed, it is written again`,
+    );
+  }
+
   async appendJournal(botId: string, updates: readonly Update[], fence?: string): Promise<void> {
     const last = updates[updates.length - 1];
     if (last === undefined) return;
@@ -257,22 +253,26 @@ export class RedisStateStore implements StateStore {
       WATERMARK_TTL_SECONDS, last.update_id, fence ?? "",
     ];
     for (const u of updates) args.push(u.update_id, JSON.stringify(u));
-    await this.fenced(botId, this.redis.bhAppend(...args));
+    const { acked } = await this.fenced(botId, this.write("bhAppend", args));
+    if (acked !== undefined && acked < (this.options.minReplicas ?? 0)) throw this.notReplicated(botId, "a journal write", acked);
   }
 
   async claim(botId: string, update: Update, fence?: string): Promise<boolean> {
-    const claimed = await this.fenced(
-      botId,
-      this.redis.bhClaim(this.keys.done(botId), this.keys.journal(botId), this.keys.lease(botId), update.update_id, JSON.stringify(update), fence ?? ""),
-    );
-    return claimed === 1;
+    const args = [this.keys.done(botId), this.keys.journal(botId), this.keys.lease(botId), update.update_id, JSON.stringify(update), fence ?? ""];
+    const { result, acked } = await this.fenced(botId, this.write("bhClaim", args));
+    if (acked !== undefined && acked < (this.options.minReplicas ?? 0)) throw this.notReplicated(botId, "a webhook update's journal entry", acked);
+    return result === 1;
   }
 
   async complete(botId: string, updateId: number, writes: readonly StateWrite[], remember = false, fence?: string): Promise<void> {
     const keys = [this.keys.journal(botId), this.keys.done(botId), this.keys.lease(botId), ...writes.map((w) => w.key)];
     const values = writes.map((w) => w.value ?? "");
     const args = [updateId, this.options.sessionTtl, remember ? 1 : 0, REMEMBERED_UPDATES, fence ?? "", ...values];
-    await this.fenced(botId, this.redis.bhComplete(keys.length, ...keys, ...args));
+    const { acked } = await this.fenced(botId, this.write("bhComplete", [keys.length, ...keys, ...args]));
+    // The commit is applied and cannot be taken back; a failover before a replica has it would run the update again.
+    if (acked !== undefined && acked < (this.options.minReplicas ?? 0)) {
+      this.log.warn({ bot: botId, update_id: updateId, acked, min_replicas: this.options.minReplicas }, "a commit was not acknowledged by redis.min_replicas replicas in time; a failover now would handle this update again");
+    }
   }
 
   async getBotInfo(telegramBotId: string): Promise<CachedBotInfo | undefined> {

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { resolve } from "node:path";
 import { runCli } from "../support/cli.js";
@@ -31,6 +32,20 @@ describe("bot-host check", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/shop\s+100001:\*\*\*\s+polling\s+enabled/);
     expect(r.stdout).toMatch(/deli\s+100002:\*\*\*\s+polling\s+enabled/);
+  });
+
+  it("accepts the README's Redis Cluster and Sentinel examples", async () => {
+    const readme = readFileSync(resolve(ROOT, "README.md"), "utf8");
+    const examples = [...readme.matchAll(/```yaml\n(redis:[^\n]*# a (?:Redis Cluster|master and replicas behind Sentinel)\n[\s\S]*?)```/g)].map((m) => m[1]!);
+    expect(examples).toHaveLength(2);
+    for (const example of examples) {
+      const config = writeConfig(`app: app.js\n${example}bots:\n  - id: a\n    token: "${SUPPORT}"\n`);
+      const r = await runCli(["check", "--config", config], { REDIS_PASSWORD: "not-printed-pass" });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/state in Redis at redis-(cluster|sentinel):\/\//);
+      expect(r.stdout).not.toContain("not-printed-pass");
+    }
   });
 
   it("names a missing token variable in one line and exits 2", async () => {

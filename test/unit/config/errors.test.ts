@@ -332,7 +332,7 @@ describe("parseConfig reports", () => {
   it("leases asked for without Redis, and a lease TTL out of range", () => {
     const text = yaml("app: app.js", "redis:", '  url: ""', "leases:", "  enabled: true", "  ttl: 1", "bots: []");
     expect(problems(text)).toEqual([
-      "bots.yaml:5:12 leases.enabled: sharing the bots between instances needs Redis: set redis.url, or remove leases.enabled to run every bot in this one process",
+      "bots.yaml:5:12 leases.enabled: sharing the bots between instances needs Redis: set redis.url (or redis.cluster or redis.sentinel), or remove leases.enabled to run every bot in this one process",
       expect.stringMatching(/^bots\.yaml:6:8 leases\.ttl: /),
     ]);
   });

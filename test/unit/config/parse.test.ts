@@ -53,7 +53,16 @@ describe("parseConfig on valid files", () => {
       app_config: { admin_chats: [-1001], nested: { greeting: "hi" } },
       api_root: "https://tg.example.com/bot-api",
       mode: "webhook",
-      redis: { url: "redis://user:pw@redis:6379/2", key_prefix: "bh:", session_ttl: 3600 },
+      redis: {
+        target: { kind: "server", url: "redis://user:pw@redis:6379/2" },
+        url: "redis://user:pw@redis:6379/2",
+        username: undefined,
+        password: undefined,
+        tls: false,
+        min_replicas: 0,
+        key_prefix: "bh:",
+        session_ttl: 3600,
+      },
       leases: { enabled: true, ttl: 5, balance: false },
       polling: { limit: 50, timeout: 25, concurrency: 200, global_concurrency: 5000 },
       shutdown: { drain_timeout: 2.5 },
@@ -184,7 +193,16 @@ describe("redis", () => {
 
   it("fills its defaults when the url is set, and keeps the password in the config", () => {
     const c = parse(yaml(...base, "redis:", "  url: ${REDIS_URL:-}"), { REDIS_URL: "rediss://u:pw@h:6380/1" });
-    expect(c.redis).toStrictEqual({ url: "rediss://u:pw@h:6380/1", key_prefix: "bot-host:", session_ttl: 0 });
+    expect(c.redis).toStrictEqual({
+      target: { kind: "server", url: "rediss://u:pw@h:6380/1" },
+      url: "rediss://u:pw@h:6380/1",
+      username: undefined,
+      password: undefined,
+      tls: false,
+      min_replicas: 0,
+      key_prefix: "bot-host:",
+      session_ttl: 0,
+    });
   });
 });
 

@@ -1,0 +1,55 @@
+import type { Redis } from "ioredis";
+
+/**
+ * The Lua scripts of the update journal (see {@link RedisStateStore}): each touches the keys of one bot only,
+ * all under the bot's hash tag, so it runs on one slot of a cluster.
+ */
+// The journal's writes are Lua scripts rather than MULTI blocks: a script is one command, so ioredis'
+// auto-pipelining sends the commits of every update finishing in the same tick in one socket write, and it
+// is just as atomic. A script stops at its first failing command, so each writes the state first and drops
+// the journal entry last: a failure leaves the update journaled, to be handled again, never lost.
+// With a fence token (this instance holds the bot's lease), a write whose token is not the lease's current
+// value is refused whole: another instance owns the bot now, or the lease expired.
+const fence = (token: string, lease: string): string =>
+  `if ${token} ~= '' and redis.call('GET', ${lease}) ~= ${token} then return redis.error_reply('BOTHOST_FENCED the lease is held by another instance') end`;
+
+export const SCRIPTS = {
+  // KEYS: done set, journal, lease. ARGV: update id, update JSON, fence token. Handle an update only if it was
+  // not finished recently (done set) and is not in flight (journal hash).
+  bhClaim: { keys: 3, lua: `
+${fence("ARGV[3]", "KEYS[3]")}
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
+` },
+  // KEYS: journal, watermark, lease. ARGV: watermark TTL (s), last update id, fence token, then id/JSON pairs.
+  bhAppend: { keys: 3, lua: `
+${fence("ARGV[3]", "KEYS[3]")}
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
+return 1
+` },
+  // KEYS: journal, done set, lease, then the state keys to write. ARGV: update id, state TTL (s, 0 = none), '1'
+  // to remember the id in the done set, how many ids the done set keeps, fence token, then one value per state
+  // key (the serialized value, or '' to delete the key; a stored value is never '', it is JSON).
+  bhComplete: { lua: `
+${fence("ARGV[5]", "KEYS[3]")}
+local ttl = ARGV[2]
+for i = 4, #KEYS do
+  local v = ARGV[i + 2]
+  if v == '' then redis.call('DEL', KEYS[i])
+  elseif ttl == '0' then redis.call('SET', KEYS[i], v)
+  else redis.call('SET', KEYS[i], v, 'EX', ttl) end
+end
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
+  redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+` },
+} as const;
+
+export type ScriptArg = string | number;
+/** The client with the {@link SCRIPTS} defined as commands (EVALSHA, falling back to EVAL once). */
+export type ScriptedRedis = Redis & { [name in keyof typeof SCRIPTS]: (...args: ScriptArg[]) => Promise<number> };
+

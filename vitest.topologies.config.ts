@@ -1,0 +1,11 @@
+import { defineConfig } from "vitest/config";
+
+/** The Redis Cluster and Sentinel failover drills of test/support/redis-topologies.test.ts, on their own. */
+export default defineConfig({
+  test: {
+    include: ["test/support/redis-topologies.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: "forks",
+  },
+});

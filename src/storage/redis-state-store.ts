@@ -33,6 +33,8 @@ const QUIT_TIMEOUT_MS = 2_000;
 const LEASE_COMMAND_TIMEOUT_MS = 2_000;
 /** How long a journal write waits for `minReplicas` acknowledgements (WAIT's timeout). */
 const REPLICA_WAIT_MS = 1_000;
+/** How often a commit not acknowledged by enough replicas is sent again (about a minute in all). */
+const COMMIT_ATTEMPTS = 40;
 /** How often a write with WAIT is sent again after a cluster redirect (about 30 s in all, longer than a failover). */
 const REDIRECT_ATTEMPTS = 40;
 
@@ -84,6 +86,23 @@ export class RedisStateStore implements StateStore {
       if (this.lostLogged) this.log.info({ url: redactUrl(options.url) }, "Redis connection restored");
       this.connectedOnce = true;
       this.lostLogged = false;
+    });
+    this.watchFailovers();
+  }
+
+  /** Logs each failover once: a cluster node that goes and comes back, a Sentinel master that is replaced. */
+  private watchFailovers(): void {
+    const nodeOf = (r: { options: { host?: string; port?: number } }): string => `${r.options.host ?? "?"}:${r.options.port ?? "?"}`;
+    this.redis.on("-node", (r: { options: { host?: string; port?: number } }) => {
+      if (this.connectedOnce && this.stopping === undefined) this.log.warn({ node: nodeOf(r) }, "a Redis Cluster node is gone; writes to its slots wait for the replica that takes over");
+    });
+    this.redis.on("+node", (r: { options: { host?: string; port?: number } }) => {
+      if (this.connectedOnce && this.stopping === undefined) this.log.info({ node: nodeOf(r) }, "a Redis Cluster node joined");
+    });
+    this.redis.on("close", () => {
+      if (!this.connectedOnce || this.lostLogged || this.stopping !== undefined || this.options.connection?.target.kind !== "sentinel") return;
+      this.lostLogged = true;
+      this.log.warn({ url: redactUrl(this.options.url) }, "the Redis master connection closed (a Sentinel failover?); asking the sentinels for the master, queued writes wait");
     });
   }
 
@@ -268,10 +287,19 @@ export class RedisStateStore implements StateStore {
     const keys = [this.keys.journal(botId), this.keys.done(botId), this.keys.lease(botId), ...writes.map((w) => w.key)];
     const values = writes.map((w) => w.value ?? "");
     const args = [updateId, this.options.sessionTtl, remember ? 1 : 0, REMEMBERED_UPDATES, fence ?? "", ...values];
-    const { acked } = await this.fenced(botId, this.write("bhComplete", [keys.length, ...keys, ...args]));
-    // The commit is applied and cannot be taken back; a failover before a replica has it would run the update again.
-    if (acked !== undefined && acked < (this.options.minReplicas ?? 0)) {
-      this.log.warn({ bot: botId, update_id: updateId, acked, min_replicas: this.options.minReplicas }, "a commit was not acknowledged by redis.min_replicas replicas in time; a failover now would handle this update again");
+    const min = this.options.minReplicas ?? 0;
+    // A commit sets values and deletes the journal entry: sending it again changes nothing, so one that the
+    // replicas have not acknowledged (a master failing over drops it) is sent again until they have, on
+    // whichever master the client is connected to by then.
+    for (let attempt = 1; ; attempt++) {
+      const { acked } = await this.fenced(botId, this.write("bhComplete", [keys.length, ...keys, ...args]));
+      if (acked === undefined || acked >= min) return;
+      if (attempt >= COMMIT_ATTEMPTS) {
+        this.log.error({ bot: botId, update_id: updateId, acked, min_replicas: min }, "a commit was still not acknowledged by redis.min_replicas replicas; a failover now would handle this update again");
+        return;
+      }
+      if (attempt === 1) this.log.warn({ bot: botId, update_id: updateId, acked, min_replicas: min }, "a commit was not acknowledged by redis.min_replicas replicas in time; sending it again");
+      await new Promise((r) => setTimeout(r, Math.min(200 * attempt, 2_000)));
     }
   }
 

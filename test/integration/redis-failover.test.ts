@@ -1,0 +1,170 @@
+import { Cluster, Redis } from "ioredis";
+import { afterEach, describe, expect, it } from "vitest";
+import { FakeBotApi } from "../support/fake-bot-api.js";
+import { message } from "../support/updates.js";
+import { buildYaml, fakeToken, startHost, uniquePrefix, type LogLine } from "../support/harness.js";
+import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
+import { startRedisSentinel, type RedisSentinel } from "../support/redis-sentinel.js";
+import type { Host } from "../../src/host.js";
+
+/** A steady stream over every bot and chat; the counter app answers `<bot>|<user>|<count>|<label>`. */
+class Stream {
+  readonly perChat = new Map<string, number>();
+  readonly labels: string[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private n = 0;
+  constructor(
+    private readonly fake: FakeBotApi,
+    private readonly bots: ReadonlyArray<{ id: string; token: string }>,
+  ) {}
+  start(): void {
+    this.timer = setInterval(() => {
+      const b = this.bots[this.n % this.bots.length]!;
+      const chat = 800 + (Math.floor(this.n / this.bots.length) % 4);
+      const label = `f${this.n++}`;
+      this.labels.push(label);
+      this.perChat.set(`${b.id}:${chat}`, (this.perChat.get(`${b.id}:${chat}`) ?? 0) + 1);
+      this.fake.inject(b.token, message(chat, label));
+    }, 20);
+  }
+  stop(): void {
+    clearInterval(this.timer);
+  }
+  answers(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const b of this.bots) {
+      for (const s of this.fake.sent(b.token)) {
+        const label = s.text.split("|")[3];
+        if (label !== undefined) counts.set(label, (counts.get(label) ?? 0) + 1);
+      }
+    }
+    return counts;
+  }
+  async progress(n: number): Promise<void> {
+    const base = this.answers().size;
+    await this.fake.waitFor(() => this.answers().size >= base + n, 30_000, `${n} more answers`);
+  }
+}
+
+describe("a Redis Cluster failing over under load (3 masters, 3 replicas, min_replicas 1)", () => {
+  let fake: FakeBotApi;
+  let cluster: RedisCluster | undefined;
+  let host: Host | undefined;
+  afterEach(async () => {
+    await host?.stop();
+    host = undefined;
+    await cluster?.stop();
+    cluster = undefined;
+    await fake?.stop();
+  });
+
+  it("a manual failover and a SIGKILLed master: nothing lost, nothing answered twice, sessions exact, the host stays up", async () => {
+    fake = await FakeBotApi.start();
+    const bots = [1, 2, 3, 4, 5, 6].map((n) => ({ id: `f${n}`, token: fakeToken(780 + n) }));
+    for (const b of bots) fake.addBot(b.token);
+    cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1 });
+    const prefix = uniquePrefix();
+    const seeds = cluster.seeds.map((s) => `"${s}"`).join(", ");
+    let lines: LogLine[];
+    ({ host, lines } = await startHost(
+      buildYaml({ apiRoot: fake.apiRoot, bots, extra: `redis:\n  cluster: [ ${seeds} ]\n  min_replicas: 1\n  key_prefix: "${prefix}"` }),
+    ));
+    const stream = new Stream(fake, bots);
+    stream.start();
+    await stream.progress(50);
+
+    // 1. a manual failover of the shard that holds the first bot's journal
+    const journal = `${prefix}journal:{${bots[0]!.id}}`;
+    const first = await cluster.masterOf(journal);
+    await cluster.failover((await cluster.replicasOf(first))[0]!);
+    await stream.progress(50);
+
+    // 2. SIGKILL of the master that holds the second bot's journal; its shard has no replica left to WAIT for
+    //    until the killed node is back (restarted empty, as a replica)
+    const killed = await cluster.killMaster(`${prefix}journal:{${bots[1]!.id}}`);
+    await cluster.waitHealthy(60_000).catch(() => undefined);
+    await cluster.restartNode(killed);
+    await stream.progress(50);
+    stream.stop();
+    await fake.waitFor(() => {
+      const a = stream.answers();
+      return stream.labels.every((l) => (a.get(l) ?? 0) >= 1);
+    }, 60_000, "every label answered");
+
+    expect(host.readiness().ready).toBe(true);
+    const answers = stream.answers();
+    expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
+    expect(lines.filter((l) => l.msg === "a Redis Cluster node is gone; writes to its slots wait for the replica that takes over" && l.node === `127.0.0.1:${killed}`).length).toBeGreaterThanOrEqual(1);
+    await host.stop();
+    host = undefined;
+    const client = new Cluster(cluster.seeds.map((s) => ({ host: "127.0.0.1", port: Number(s.split(":")[1]) })));
+    try {
+      for (const [key, count] of stream.perChat) {
+        const [bot, chat] = key.split(":");
+        expect(JSON.parse((await client.get(`${prefix}session:{${bot}}:${chat}`)) ?? "null"), key).toEqual({ count });
+      }
+    } finally {
+      client.disconnect();
+    }
+  }, 180_000);
+});
+
+describe("a master behind Sentinel failing over under load (a replica, 3 sentinels, min_replicas 1)", () => {
+  let fake: FakeBotApi;
+  let sentinel: RedisSentinel | undefined;
+  let host: Host | undefined;
+  afterEach(async () => {
+    await host?.stop();
+    host = undefined;
+    await sentinel?.stop();
+    sentinel = undefined;
+    await fake?.stop();
+  });
+
+  it("SENTINEL FAILOVER and a SIGKILLed master: nothing lost, nothing answered twice, sessions exact, the host stays up", async () => {
+    fake = await FakeBotApi.start();
+    const bots = [1, 2, 3].map((n) => ({ id: `s${n}`, token: fakeToken(790 + n) }));
+    for (const b of bots) fake.addBot(b.token);
+    sentinel = await startRedisSentinel({ name: "failmaster" });
+    const prefix = uniquePrefix();
+    const sentinels = sentinel.sentinels.map((s) => `"${s}"`).join(", ");
+    let lines: LogLine[];
+    ({ host, lines } = await startHost(
+      buildYaml({ apiRoot: fake.apiRoot, bots, extra: `redis:\n  sentinel:\n    sentinels: [ ${sentinels} ]\n    name: failmaster\n  min_replicas: 1\n  key_prefix: "${prefix}"` }),
+    ));
+    const stream = new Stream(fake, bots);
+    stream.start();
+    await stream.progress(50);
+    // 1. a manual failover: the old master is demoted only seconds later, and writes it takes meanwhile are lost
+    await sentinel.failover();
+    await sentinel.waitSettled(60_000);
+    await stream.progress(50);
+    // 2. the new master SIGKILLed; the sentinels promote the other node, and the killed one comes back as its replica
+    const killed = await sentinel.killMaster();
+    await sentinel.waitForNewMaster(killed);
+    await sentinel.restart(killed);
+    await sentinel.waitSettled(60_000);
+    await stream.progress(50);
+    stream.stop();
+    await fake.waitFor(() => {
+      const a = stream.answers();
+      return stream.labels.every((l) => (a.get(l) ?? 0) >= 1);
+    }, 60_000, "every label answered");
+
+    expect(host.readiness().ready).toBe(true);
+    const answers = stream.answers();
+    expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
+    expect(lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("the Redis master connection closed")).length).toBeGreaterThanOrEqual(1);
+    await host.stop();
+    host = undefined;
+    const master = new Redis({ host: "127.0.0.1", port: sentinel.masterPort() });
+    try {
+      for (const [key, count] of stream.perChat) {
+        const [bot, chat] = key.split(":");
+        expect(JSON.parse((await master.get(`${prefix}session:{${bot}}:${chat}`)) ?? "null"), key).toEqual({ count });
+      }
+    } finally {
+      master.disconnect();
+    }
+  }, 180_000);
+});

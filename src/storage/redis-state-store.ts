@@ -33,6 +33,8 @@ const QUIT_TIMEOUT_MS = 2_000;
 const LEASE_COMMAND_TIMEOUT_MS = 2_000;
 /** How long a journal write waits for `minReplicas` acknowledgements (WAIT's timeout). */
 const REPLICA_WAIT_MS = 1_000;
+/** A cluster node that is gone is reported once in this long (ms). */
+const NODE_REPORT_INTERVAL_MS = 60_000;
 /** How often a commit not acknowledged by enough replicas is sent again (about a minute in all). */
 const COMMIT_ATTEMPTS = 40;
 /** How often a write with WAIT is sent again after a cluster redirect (about 30 s in all, longer than a failover). */
@@ -90,14 +92,20 @@ export class RedisStateStore implements StateStore {
     this.watchFailovers();
   }
 
-  /** Logs each failover once: a cluster node that goes and comes back, a Sentinel master that is replaced. */
+  /** Logs each failover once: a cluster master that stopped serving (demoted or dead), a Sentinel master whose connection closed. */
   private watchFailovers(): void {
-    const nodeOf = (r: { options: { host?: string; port?: number } }): string => `${r.options.host ?? "?"}:${r.options.port ?? "?"}`;
-    this.redis.on("-node", (r: { options: { host?: string; port?: number } }) => {
-      if (this.connectedOnce && this.stopping === undefined) this.log.warn({ node: nodeOf(r) }, "a Redis Cluster node is gone; writes to its slots wait for the replica that takes over");
+    type Node = { options: { host?: string; port?: number } };
+    const nodeOf = (r: Node): string => `${r.options.host ?? "?"}:${r.options.port ?? "?"}`;
+    // A dead node comes and goes from ioredis' view at every slot refresh until the cluster forgets it.
+    const reported = new Map<string, number>();
+    this.redis.on("-node", (r: Node) => {
+      const node = nodeOf(r);
+      if (!this.connectedOnce || this.stopping !== undefined || Date.now() - (reported.get(node) ?? 0) < NODE_REPORT_INTERVAL_MS) return;
+      reported.set(node, Date.now());
+      this.log.warn({ node }, "a Redis Cluster master stopped serving its slots (failover); their writes wait for the new master");
     });
-    this.redis.on("+node", (r: { options: { host?: string; port?: number } }) => {
-      if (this.connectedOnce && this.stopping === undefined) this.log.info({ node: nodeOf(r) }, "a Redis Cluster node joined");
+    this.redis.on("+node", (r: Node) => {
+      if (this.connectedOnce) this.log.debug({ node: nodeOf(r) }, "a Redis Cluster node joined");
     });
     this.redis.on("close", () => {
       if (!this.connectedOnce || this.lostLogged || this.stopping !== undefined || this.options.connection?.target.kind !== "sentinel") return;

@@ -92,9 +92,12 @@ describe("a Redis Cluster failing over under load (3 masters, 3 replicas, min_re
     }, 60_000, "every label answered");
 
     expect(host.readiness().ready).toBe(true);
+    if (process.env.DEBUG_FAILOVER) console.log(lines.filter((l) => Number(l.level) >= 40 || String(l.msg).includes("Redis")).map((l) => `${l.msg} ${l.node ?? ""}`).join("\n"));
     const answers = stream.answers();
     expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
-    expect(lines.filter((l) => l.msg === "a Redis Cluster node is gone; writes to its slots wait for the replica that takes over" && l.node === `127.0.0.1:${killed}`).length).toBeGreaterThanOrEqual(1);
+    // each failover is logged once, however often ioredis sees the dead node come and go
+    const failovers = lines.filter((l) => l.msg === "a Redis Cluster master stopped serving its slots (failover); their writes wait for the new master");
+    expect(failovers.map((l) => l.node)).toEqual([`127.0.0.1:${first}`, `127.0.0.1:${killed}`]);
     await host.stop();
     host = undefined;
     const client = new Cluster(cluster.seeds.map((s) => ({ host: "127.0.0.1", port: Number(s.split(":")[1]) })));
@@ -152,6 +155,7 @@ describe("a master behind Sentinel failing over under load (a replica, 3 sentine
     }, 60_000, "every label answered");
 
     expect(host.readiness().ready).toBe(true);
+    if (process.env.DEBUG_FAILOVER) console.log(lines.filter((l) => Number(l.level) >= 40 || String(l.msg).includes("Redis")).map((l) => `${l.msg}`).join("\n"));
     const answers = stream.answers();
     expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
     expect(lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("the Redis master connection closed")).length).toBeGreaterThanOrEqual(1);

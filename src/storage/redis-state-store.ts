@@ -8,6 +8,7 @@ import { createKeys, type KeyBuilder } from "./keys.js";
 import type { CachedBotInfo, JournalState, StateWrite, StateStore, StoreHealth } from "./state-store.js";
 import { REMEMBERED_UPDATES } from "./memory-state-store.js";
 import { RedisHealthMonitor } from "./redis-health.js";
+import { logConnectionEvents } from "./redis-events.js";
 import { botsWithLegacyKeys } from "./legacy-keys.js";
 import { SCRIPTS, type ScriptArg, type ScriptedRedis } from "./journal-scripts.js";
 
@@ -33,8 +34,6 @@ const QUIT_TIMEOUT_MS = 2_000;
 const LEASE_COMMAND_TIMEOUT_MS = 2_000;
 /** How long a journal write waits for `minReplicas` acknowledgements (WAIT's timeout). */
 const REPLICA_WAIT_MS = 1_000;
-/** A cluster node that is gone is reported once in this long (ms). */
-const NODE_REPORT_INTERVAL_MS = 60_000;
 /** How often a commit not acknowledged by enough replicas is sent again (about a minute in all). */
 const COMMIT_ATTEMPTS = 40;
 /** How often a write with WAIT is sent again after a cluster redirect (about 30 s in all, longer than a failover). */
@@ -59,8 +58,6 @@ export class RedisStateStore implements StateStore {
   private readonly redis: ScriptedRedis;
   private readonly log: Logger;
   private stopping: Promise<void> | undefined;
-  private connectedOnce = false;
-  private lostLogged = false;
   private readonly monitor: RedisHealthMonitor;
   private readonly extra = new Map<string, Redis>();
 
@@ -78,40 +75,9 @@ export class RedisStateStore implements StateStore {
     for (const [name, script] of Object.entries(SCRIPTS)) {
       this.redis.defineCommand(name, "keys" in script ? { numberOfKeys: script.keys, lua: script.lua } : { lua: script.lua });
     }
-    this.redis.on("error", (err: Error) => {
-      if (!this.connectedOnce || this.lostLogged) return;
-      this.lostLogged = true;
-      this.log.error({ err, url: redactUrl(options.url) }, "lost the Redis connection; reconnecting, queued writes wait");
-    });
     this.monitor = new RedisHealthMonitor({ redis: this.redis, logger: this.log, ...(options.pingTimeoutMs === undefined ? {} : { timeoutMs: options.pingTimeoutMs }) });
-    this.redis.on("ready", () => {
-      if (this.lostLogged) this.log.info({ url: redactUrl(options.url) }, "Redis connection restored");
-      this.connectedOnce = true;
-      this.lostLogged = false;
-    });
-    this.watchFailovers();
-  }
-
-  /** Logs each failover once: a cluster master that stopped serving (demoted or dead), a Sentinel master whose connection closed. */
-  private watchFailovers(): void {
-    type Node = { options: { host?: string; port?: number } };
-    const nodeOf = (r: Node): string => `${r.options.host ?? "?"}:${r.options.port ?? "?"}`;
-    // A dead node comes and goes from ioredis' view at every slot refresh until the cluster forgets it.
-    const reported = new Map<string, number>();
-    this.redis.on("-node", (r: Node) => {
-      const node = nodeOf(r);
-      if (!this.connectedOnce || this.stopping !== undefined || Date.now() - (reported.get(node) ?? 0) < NODE_REPORT_INTERVAL_MS) return;
-      reported.set(node, Date.now());
-      this.log.warn({ node }, "a Redis Cluster master stopped serving its slots (failover); their writes wait for the new master");
-    });
-    this.redis.on("+node", (r: Node) => {
-      if (this.connectedOnce) this.log.debug({ node: nodeOf(r) }, "a Redis Cluster node joined");
-    });
-    this.redis.on("close", () => {
-      if (!this.connectedOnce || this.lostLogged || this.stopping !== undefined || this.options.connection?.target.kind !== "sentinel") return;
-      this.lostLogged = true;
-      this.log.warn({ url: redactUrl(this.options.url) }, "the Redis master connection closed (a Sentinel failover?); asking the sentinels for the master, queued writes wait");
-    });
+    const sentinel = connection.target.kind === "sentinel";
+    logConnectionEvents(this.redis, { log: this.log, url: options.url, sentinel, stopping: () => this.stopping !== undefined });
   }
 
   /**

@@ -97,7 +97,11 @@ describe("a Redis Cluster failing over under load (3 masters, 3 replicas, min_re
     expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
     // each failover is logged once, however often ioredis sees the dead node come and go
     const failovers = lines.filter((l) => l.msg === "a Redis Cluster master stopped serving its slots (failover); their writes wait for the new master");
-    expect(failovers.map((l) => l.node)).toEqual([`127.0.0.1:${first}`, `127.0.0.1:${killed}`]);
+    // (the killed master surely; the demoted one of the manual failover when ioredis refreshed its slot map
+    // in time to see it: a manual failover makes no command fail)
+    const nodes = failovers.map((l) => l.node);
+    expect(nodes.filter((n) => n === `127.0.0.1:${killed}`)).toHaveLength(1);
+    expect(nodes.filter((n) => n !== `127.0.0.1:${killed}`)).toEqual(nodes.includes(`127.0.0.1:${first}`) ? [`127.0.0.1:${first}`] : []);
     await host.stop();
     host = undefined;
     const client = new Cluster(cluster.seeds.map((s) => ({ host: "127.0.0.1", port: Number(s.split(":")[1]) })));

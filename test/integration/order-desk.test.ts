@@ -27,7 +27,6 @@ describe.each(["redis", "memory"] as const)("the order-desk example (conversatio
     await host?.stop();
     host = undefined;
     await fake?.stop();
-    if (process.env.DEBUG_LINES) console.log(lines.map((l) => JSON.stringify(l)).join("\n"));
   });
 
   async function start(): Promise<void> {

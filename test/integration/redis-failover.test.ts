@@ -92,7 +92,6 @@ describe("a Redis Cluster failing over under load (3 masters, 3 replicas, min_re
     }, 60_000, "every label answered");
 
     expect(host.readiness().ready).toBe(true);
-    if (process.env.DEBUG_FAILOVER) console.log(lines.filter((l) => Number(l.level) >= 40 || String(l.msg).includes("Redis")).map((l) => `${l.msg} ${l.node ?? ""}`).join("\n"));
     const answers = stream.answers();
     expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
     // each failover is logged once, however often ioredis sees the dead node come and go
@@ -159,7 +158,6 @@ describe("a master behind Sentinel failing over under load (a replica, 3 sentine
     }, 60_000, "every label answered");
 
     expect(host.readiness().ready).toBe(true);
-    if (process.env.DEBUG_FAILOVER) console.log(lines.filter((l) => Number(l.level) >= 40 || String(l.msg).includes("Redis")).map((l) => `${l.msg}`).join("\n"));
     const answers = stream.answers();
     expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
     expect(lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("the Redis master connection closed")).length).toBeGreaterThanOrEqual(1);

@@ -34,9 +34,7 @@ describe("the host on a Redis Cluster and behind Sentinel (real deployments)", (
     fake = await FakeBotApi.start();
     for (const b of bots) fake.addBot(b.token);
   });
-  let lines: Array<Record<string, unknown>> = [];
   afterEach(async () => {
-    if (process.env.DEBUG_TOPO) console.log(lines.filter((l) => Number(l.level) >= 40).slice(0, 8).map((l) => JSON.stringify(l).slice(0, 600)).join("\n"));
     await host?.stop();
     host = undefined;
   });
@@ -57,7 +55,7 @@ describe("the host on a Redis Cluster and behind Sentinel (real deployments)", (
       const prefix = uniquePrefix();
       const seeds = cluster.seeds.map((s) => `"${s}"`).join(", ");
       const yaml = buildYaml({ apiRoot: fake.apiRoot, bots, extra: `redis:\n  cluster: [ ${seeds} ]\n  min_replicas: 1\n  key_prefix: "${prefix}"` });
-      ({ host, lines } = await startHost(yaml));
+      ({ host } = await startHost(yaml));
       const ready = host.readiness();
       expect(ready).toMatchObject({ ready: true, store: { name: "redis", ok: true } });
       expect([...ready.leases!.owned].sort()).toEqual(bots.map((b) => b.id).sort());

@@ -16,6 +16,8 @@ ENV NODE_ENV=production
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The playground page (`bot-host playground`) is served from these files.
+COPY playground ./playground
 COPY bots.yaml ./bots.yaml
 USER node
 # Webhooks, /healthz, /readyz and /metrics (http.listen).

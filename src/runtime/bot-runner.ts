@@ -205,7 +205,7 @@ export class BotRunner {
     const log = this.log;
     const remember = settings.mode === "webhook";
     bot.use((ctx, next) => {
-      bindContext(ctx, { botId: settings.id, appConfig: shared.appConfig, logger: log, remember, fence: lease?.token });
+      bindContext(ctx, { botId: settings.id, appConfig: shared.appConfig, logger: log, remember, lease });
       return next();
     });
     bot.use(shared.pipeline);

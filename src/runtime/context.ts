@@ -30,25 +30,31 @@ export class HostContext extends Context implements SessionFlavor<SessionData> {
 }
 
 // What the host keeps on a context for itself, out of the app's sight.
-const plumbing = new WeakMap<HostContext, { logger: Logger; remember: boolean; fence: string | undefined }>();
+/** The lease an update was received under: its fence token, and whether this instance may still act on it. */
+export interface UpdateLease {
+  readonly token: string;
+  valid(): boolean;
+}
+
+const plumbing = new WeakMap<HostContext, { logger: Logger; remember: boolean; lease: UpdateLease | undefined }>();
 
 /**
  * Sets up a context before the app sees it: the bot's id and `app_config`, its logger (for `ctx.log`), and
  * whether the update's id is remembered when it finishes (webhook bots, to filter Telegram's redeliveries), and
- * the fence token its writes carry when the bot is leased.
+ * the lease it was received under when the bot is leased (its writes carry the fence token).
  */
 export function bindContext(
   ctx: HostContext,
-  o: { botId: string; appConfig: Readonly<Record<string, unknown>>; logger: Logger; remember: boolean; fence?: string | undefined },
+  o: { botId: string; appConfig: Readonly<Record<string, unknown>>; logger: Logger; remember: boolean; lease?: UpdateLease | undefined },
 ): void {
   ctx.botId = o.botId;
   ctx.appConfig = o.appConfig;
-  plumbing.set(ctx, { logger: o.logger, remember: o.remember, fence: o.fence });
+  plumbing.set(ctx, { logger: o.logger, remember: o.remember, lease: o.lease });
 }
 
-/** The fence token of the lease the update of `ctx` was received under, if the bot is leased. */
-export function fenceOf(ctx: HostContext): string | undefined {
-  return plumbing.get(ctx)?.fence;
+/** The lease the update of `ctx` was received under, if the bot is leased. */
+export function leaseOf(ctx: HostContext): UpdateLease | undefined {
+  return plumbing.get(ctx)?.lease;
 }
 
 /** Whether the finished update of `ctx` is remembered (see {@link bindContext}). */

@@ -4,7 +4,8 @@ import { limit } from "@grammyjs/ratelimiter";
 import type { Config } from "../config/index.js";
 import type { KeyBuilder } from "../storage/keys.js";
 import type { StateWrite, StateStore } from "../storage/state-store.js";
-import { chatKeyOf, fenceOf, remembersUpdate, type HostContext, type SessionData } from "./context.js";
+import { BotHostError, ErrorCodes } from "../errors.js";
+import { chatKeyOf, leaseOf, remembersUpdate, type HostContext, type SessionData } from "./context.js";
 import { openScope, runInScope } from "./update-scope.js";
 
 /**
@@ -95,7 +96,12 @@ export function createPipeline(
       await runInScope(scope, next);
     } finally {
       const writes = [...storage.take(sessionKey(ctx)), ...scope.close()];
-      await store.complete(ctx.botId, ctx.update.update_id, writes, remembersUpdate(ctx), fenceOf(ctx));
+      const lease = leaseOf(ctx);
+      // Lost while the update ran: its calls were refused, so it stays journaled for the bot's next owner.
+      if (lease !== undefined && !lease.valid()) {
+        throw new BotHostError(ErrorCodes.LEASE_LOST, `bot "${ctx.botId}": the lease was lost while update ${ctx.update.update_id} ran; it is left to the next owner`);
+      }
+      await store.complete(ctx.botId, ctx.update.update_id, writes, remembersUpdate(ctx), lease?.token);
     }
   });
   if (flood !== undefined) {

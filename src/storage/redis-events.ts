@@ -2,16 +2,15 @@ import type { Redis } from "ioredis";
 import type { Logger } from "../logging/logger.js";
 import { redactUrl } from "../config/token.js";
 
-/** A cluster master that stopped serving is reported once in this long (ms). */
-const NODE_REPORT_INTERVAL_MS = 60_000;
+/** A master that left the cluster's master set is reported once in this long (ms). */
+const REPORT_ONCE_MS = 60_000;
 
 type Node = { options: { host?: string; port?: number } };
 const nodeOf = (r: Node): string => `${r.options.host ?? "?"}:${r.options.port ?? "?"}`;
 
 /**
  * Logs what happens to the state store's connection, each event once: the connection lost (and restored), a
- * cluster master that stopped serving its slots (demoted in a failover, or dead), a Sentinel master's
- * connection closing. `stopping` silences it while the store closes on purpose.
+ * change of a cluster's masters (a failover), a Sentinel master's connection closing. `stopping` silences it while the store closes on purpose.
  */
 export function logConnectionEvents(redis: Redis, o: { log: Logger; url: string; sentinel: boolean; stopping: () => boolean }): void {
   let connectedOnce = false;
@@ -32,15 +31,25 @@ export function logConnectionEvents(redis: Redis, o: { log: Logger; url: string;
     lost = true;
     o.log.warn({ url }, "the Redis master connection closed (a Sentinel failover?); asking the sentinels for the master, queued writes wait");
   });
-  // A dead node comes and goes from ioredis' view at every slot refresh until the cluster forgets it.
+  // A cluster's failover (manual or after a master died) shows as a new set of masters when ioredis refreshes
+  // its slot map, which a MOVED or CLUSTERDOWN answer triggers.
+  let masters: string | undefined;
   const reported = new Map<string, number>();
-  redis.on("-node", (r: Node) => {
-    const node = nodeOf(r);
-    if (!connectedOnce || o.stopping() || Date.now() - (reported.get(node) ?? 0) < NODE_REPORT_INTERVAL_MS) return;
-    reported.set(node, Date.now());
-    o.log.warn({ node }, "a Redis Cluster master stopped serving its slots (failover); their writes wait for the new master");
+  redis.on("refresh", () => {
+    const now = (redis as unknown as { nodes(role: "master"): Node[] }).nodes("master").map(nodeOf).sort();
+    const was = masters;
+    masters = now.join(",");
+    if (was === undefined || was === masters || o.stopping()) return;
+    const before = was.split(",");
+    // A failover is logged when its old master leaves the set, once: a dead node can come and go from the
+    // slot map until the cluster forgets it, and a promotion seen apart from it is detail.
+    const gone = before.filter((m) => !now.includes(m) && Date.now() - (reported.get(m) ?? 0) > REPORT_ONCE_MS);
+    const fresh = now.filter((m) => !before.includes(m));
+    for (const m of gone) reported.set(m, Date.now());
+    if (gone.length > 0) o.log.warn({ masters: now, gone, new: fresh }, "the Redis Cluster's masters changed (a failover); writes to the moved slots go to the new masters");
+    else o.log.debug({ masters: now, new: fresh }, "the Redis Cluster's masters changed");
   });
-  redis.on("+node", (r: Node) => {
-    if (connectedOnce) o.log.debug({ node: nodeOf(r) }, "a Redis Cluster node joined");
+  redis.on("-node", (r: Node) => {
+    if (connectedOnce) o.log.debug({ node: nodeOf(r) }, "a Redis Cluster node left the client's view");
   });
 }

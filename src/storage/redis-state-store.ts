@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import { createRedisClient, duplicateClient, type RedisConnectionSettings } from "./redis-client.js";
 import type { Update } from "grammy/types";
-import { BotHostError, ErrorCodes } from "../errors.js";
+import { BotHostError, ErrorCodes, isBotHostError } from "../errors.js";
 import { redactUrl } from "../config/token.js";
 import type { Logger } from "../logging/logger.js";
 import { createKeys, type KeyBuilder } from "./keys.js";
@@ -11,6 +11,7 @@ import { RedisHealthMonitor } from "./redis-health.js";
 import { logConnectionEvents } from "./redis-events.js";
 import { botsWithLegacyKeys } from "./legacy-keys.js";
 import { SCRIPTS, type ScriptArg, type ScriptedRedis } from "./journal-scripts.js";
+import { REPLICA_WAIT_MS, writeWithWait } from "./replicated.js";
 
 /** Options of {@link RedisStateStore}. */
 export interface RedisStateStoreOptions {
@@ -32,16 +33,8 @@ export interface RedisStateStoreOptions {
 
 const QUIT_TIMEOUT_MS = 2_000;
 const LEASE_COMMAND_TIMEOUT_MS = 2_000;
-/** How long a journal write waits for `minReplicas` acknowledgements (WAIT's timeout). */
-const REPLICA_WAIT_MS = 1_000;
 /** How often a commit not acknowledged by enough replicas is sent again (about a minute in all). */
 const COMMIT_ATTEMPTS = 40;
-/** How often a write with WAIT is sent again after a cluster redirect (about 30 s in all, longer than a failover). */
-const REDIRECT_ATTEMPTS = 40;
-
-function isClusterRedirect(err: Error): boolean {
-  return /^(MOVED|ASK|CLUSTERDOWN|TRYAGAIN)\b/.test(err.message);
-}
 
 // Telegram picks a random update_id after a week without updates; a stale cursor must not outlive that.
 const WATERMARK_TTL_SECONDS = 6 * 24 * 3600;
@@ -216,19 +209,8 @@ export class RedisStateStore implements StateStore {
   private async write(name: keyof typeof SCRIPTS, args: ScriptArg[]): Promise<{ result: number; acked: number | undefined }> {
     const min = this.options.minReplicas ?? 0;
     if (min === 0) return { result: await this.redis[name](...args), acked: undefined };
-    for (let attempt = 1; ; attempt++) {
-      const p = this.redis.pipeline() as unknown as { [k: string]: (...a: ScriptArg[]) => unknown; exec(): Promise<Array<[Error | null, unknown]> | null> };
-      p[name]!(...args);
-      p.wait!(min, REPLICA_WAIT_MS);
-      const [[writeErr, result], [waitErr, acked]] = ((await p.exec()) ?? []) as Array<[Error | null, unknown]> as [[Error | null, unknown], [Error | null, unknown]];
-      const err = writeErr ?? waitErr;
-      if (err === null) return { result: Number(result), acked: Number(acked) };
-      // ioredis follows MOVED for single commands, not inside a pipeline (WAIT, keyless, succeeds wherever it
-      // went): on a cluster after a failover, learn the new slot map and send the pair again.
-      if (!isClusterRedirect(err) || attempt >= REDIRECT_ATTEMPTS || !("refreshSlotsCache" in this.redis)) throw err;
-      await new Promise<void>((resolve) => (this.redis as unknown as { refreshSlotsCache(cb: () => void): void }).refreshSlotsCache(() => resolve()));
-      await new Promise((r) => setTimeout(r, Math.min(100 * attempt, 1_000)));
-    }
+    const { result, acked } = await writeWithWait(this.redis, name, args, min);
+    return { result: Number(result), acked };
   }
 
   private notReplicated(botId: string, what: string, acked: number): BotHostError {
@@ -262,11 +244,19 @@ export class RedisStateStore implements StateStore {
     const values = writes.map((w) => w.value ?? "");
     const args = [updateId, this.options.sessionTtl, remember ? 1 : 0, REMEMBERED_UPDATES, fence ?? "", ...values];
     const min = this.options.minReplicas ?? 0;
-    // A commit sets values and deletes the journal entry: sending it again changes nothing, so one that the
-    // replicas have not acknowledged (a master failing over drops it) is sent again until they have, on
-    // whichever master the client is connected to by then.
+    // A commit sets values and deletes the journal entry: sending it again changes nothing. So with
+    // `minReplicas`, one that the replicas have not acknowledged (a master failing over drops it), or that a
+    // failover cut off, is sent again until they have, on whichever master the client is connected to by then.
     for (let attempt = 1; ; attempt++) {
-      const { acked } = await this.fenced(botId, this.write("bhComplete", [keys.length, ...keys, ...args]));
+      let acked: number | undefined;
+      try {
+        ({ acked } = await this.fenced(botId, this.write("bhComplete", [keys.length, ...keys, ...args])));
+      } catch (err) {
+        if (min === 0 || isBotHostError(err) || attempt >= COMMIT_ATTEMPTS) throw err;
+        if (attempt === 1) this.log.warn({ err, bot: botId, update_id: updateId }, "a commit failed (a failover?); sending it again");
+        await new Promise((r) => setTimeout(r, Math.min(200 * attempt, 2_000)));
+        continue;
+      }
       if (acked === undefined || acked >= min) return;
       if (attempt >= COMMIT_ATTEMPTS) {
         this.log.error({ bot: botId, update_id: updateId, acked, min_replicas: min }, "a commit was still not acknowledged by redis.min_replicas replicas; a failover now would handle this update again");

@@ -10,7 +10,8 @@ const nodeOf = (r: Node): string => `${r.options.host ?? "?"}:${r.options.port ?
 
 /**
  * Logs what happens to the state store's connection, each event once: the connection lost (and restored), a
- * change of a cluster's masters (a failover), a Sentinel master's connection closing. `stopping` silences it while the store closes on purpose.
+ * change of a cluster's masters (a failover), a Sentinel master's connection closing. `stopping` silences it
+ * while the store closes on purpose.
  */
 export function logConnectionEvents(redis: Redis, o: { log: Logger; url: string; sentinel: boolean; stopping: () => boolean }): void {
   let connectedOnce = false;

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { CliProcess } from "../support/cli.js";
 import { FakeBotApi } from "../support/fake-bot-api.js";
 import { command, message } from "../support/updates.js";
-import { fakeToken, type LogLine } from "../support/harness.js";
+import { fakeToken, waitUntil, type LogLine } from "../support/harness.js";
 
 const redisUrl = inject("redisUrl");
 // the example's own bots.yaml, pointed at the fake Bot API and the test Redis through its variables
@@ -121,11 +121,3 @@ describe("conversations across restarts (order-desk app, real CLI, real signals)
     expect(JSON.parse((await redis.get(`${prefix}session:{deli}:${CHAT}`)) ?? "{}")).toMatchObject({ orders: 1 });
   }, 120_000);
 });
-
-async function waitUntil(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -4,78 +4,11 @@ import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
 import { CliProcess } from "../support/cli.js";
 import { FakeBotApi } from "../support/fake-bot-api.js";
-import { message } from "../support/updates.js";
+import { MessageStream } from "../support/message-stream.js";
 import { buildYaml, expectSessionCounts, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
 
 const redisUrl = inject("redisUrl");
 const TTL_S = 5;
-
-/** A steady stream of messages over every bot and chat, each with a unique label the counter app echoes. */
-class Stream {
-  readonly perChat = new Map<string, number>();
-  readonly labels: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private n = 0;
-
-  constructor(
-    private readonly fake: FakeBotApi,
-    private readonly bots: ReadonlyArray<{ id: string; token: string }>,
-    private readonly chats: number,
-  ) {}
-
-  start(everyMs = 25): void {
-    this.timer = setInterval(() => this.send(), everyMs);
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private send(): void {
-    const b = this.bots[this.n % this.bots.length]!;
-    const chat = 700 + (Math.floor(this.n / this.bots.length) % this.chats);
-    const label = `s${this.n++}`;
-    this.labels.push(label);
-    this.perChat.set(`${b.id}:${chat}`, (this.perChat.get(`${b.id}:${chat}`) ?? 0) + 1);
-    this.fake.inject(b.token, message(chat, label));
-  }
-
-  /** How often each label was answered (the counter app replies `<bot>|<user>|<count>|<label>`). */
-  answers(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const b of this.bots) {
-      for (const s of this.fake.sent(b.token)) {
-        const parts = s.text.split("|");
-        if (parts.length === 4) counts.set(parts[3]!, (counts.get(parts[3]!) ?? 0) + 1);
-      }
-    }
-    return counts;
-  }
-
-  /** Waits until every label sent so far was answered at least once. */
-  async allAnswered(timeoutMs = 30_000): Promise<void> {
-    await this.fake.waitFor(() => {
-      const a = this.answers();
-      return this.labels.every((l) => (a.get(l) ?? 0) >= 1);
-    }, timeoutMs, "every label answered");
-  }
-
-  /** Waits until `n` more labels than now were answered: the overlap of two instances lasts that long. */
-  async progress(n: number, timeoutMs = 30_000): Promise<void> {
-    const base = this.answers().size;
-    await this.fake.waitFor(() => this.answers().size >= base + n, timeoutMs, `${n} more answers`);
-  }
-
-  /** The longest pause between two replies of one bot while the stream ran (ms). */
-  longestGap(): number {
-    let gap = 0;
-    for (const b of this.bots) {
-      const at = this.fake.sent(b.token).map((s) => s.at).sort((x, y) => x - y);
-      for (let i = 1; i < at.length; i++) gap = Math.max(gap, at[i]! - at[i - 1]!);
-    }
-    return gap;
-  }
-}
 
 /** A round-robin load balancer in front of the instances' HTTP servers, as Telegram's webhooks would meet one. */
 class LoadBalancer {
@@ -160,7 +93,7 @@ describe("several instances share the bots through Redis leases (real CLI, real 
 
   it("three rolling deploys under load: nothing lost, nothing answered twice, sessions exact, no long gap", async () => {
     const { bots, config } = setup(4);
-    const stream = new Stream(fake, bots, 10);
+    const stream = new MessageStream(fake, bots, 10);
     let old = start(config);
     await old.waitForLog((l) => l.msg === "all bots are up");
     stream.start();
@@ -190,7 +123,7 @@ describe("several instances share the bots through Redis leases (real CLI, real 
 
   it("SIGKILL of one of two instances: the other takes its bots within the TTL; the only repeats were mid-handler", async () => {
     const { bots, config } = setup(4, 620);
-    const stream = new Stream(fake, bots, 6);
+    const stream = new MessageStream(fake, bots, 6);
     const a = start(config);
     await a.waitForLog((l) => l.msg === "all bots are up");
     const b = start(config);
@@ -225,7 +158,7 @@ describe("several instances share the bots through Redis leases (real CLI, real 
 
   it("an owner paused past its TTL commits and confirms nothing for the bots it lost, and says so", async () => {
     const { bots, config } = setup(2, 640);
-    const stream = new Stream(fake, bots, 4);
+    const stream = new MessageStream(fake, bots, 4);
     const a = start(config);
     await a.waitForLog((l) => l.msg === "all bots are up");
     const b = start(config);
@@ -275,7 +208,7 @@ describe("several instances share the bots through Redis leases (real CLI, real 
         buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots, leases: `leases:\n  ttl: ${TTL_S}`, extra: `mode: webhook\nwebhook:\n  public_url: ${base}` }),
       );
       const portOf = async (p: CliProcess): Promise<number> => Number((await p.waitForLog((l) => l.msg === "HTTP server listening")).port);
-      const stream = new Stream(fake, bots, 5);
+      const stream = new MessageStream(fake, bots, 5);
       const a = start(config);
       lb.backends.push(await portOf(a));
       await a.waitForLog((l) => l.msg === "all bots are up");
@@ -314,7 +247,7 @@ describe("several instances share the bots through Redis leases (real CLI, real 
 
   it("three instances and 30 bots settle balanced; stopping one rebalances with nothing lost", async () => {
     const { bots, config } = setup(30, 700);
-    const stream = new Stream(fake, bots, 2);
+    const stream = new MessageStream(fake, bots, 2);
     const a = start(config);
     await a.waitForLog((l) => l.msg === "all bots are up", 30_000);
     const b = start(config);

@@ -2,7 +2,7 @@ import { Redis } from "ioredis";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { FakeBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
-import { buildYaml, fakeToken, startHost, uniquePrefix } from "../support/harness.js";
+import { buildYaml, fakeToken, startHost, uniquePrefix, waitUntil } from "../support/harness.js";
 import type { Host } from "../../src/host.js";
 
 const redisUrl = inject("redisUrl");
@@ -17,14 +17,6 @@ async function readyz(host: Host): Promise<{ status: number; body: ReadyBody }> 
   const { host: h, port } = host.httpAddress!;
   const res = await fetch(`http://${h}:${port}/readyz`);
   return { status: res.status, body: (await res.json()) as ReadyBody };
-}
-
-async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe("leases as operators see them (/readyz, metrics, settings)", () => {
@@ -48,7 +40,7 @@ describe("leases as operators see them (/readyz, metrics, settings)", () => {
       const owned = await Promise.all(hosts.map(async (h) => (await readyz(h)).body.leases?.owned.length ?? -1));
       return owned.filter((n) => n === 1).length === 2 && owned.includes(0);
     };
-    await until(settled, "two instances own one bot each");
+    await waitUntil(settled, "two instances own one bot each");
     for (const h of [a, b, c]) {
       const { status, body } = await readyz(h);
       expect(status).toBe(200);
@@ -79,7 +71,7 @@ describe("leases as operators see them (/readyz, metrics, settings)", () => {
     hosts.push(second);
     const redis = new Redis(redisUrl);
     try {
-      await until(async () => {
+      await waitUntil(async () => {
         const owned = await Promise.all([first, second].map(async (h) => (await readyz(h)).body.leases!.owned.length));
         return owned[0] === 1 && owned[1] === 1;
       }, "one bot on each instance");
@@ -88,7 +80,7 @@ describe("leases as operators see them (/readyz, metrics, settings)", () => {
       // watch the bad bot's lease be renewed three times by its owner (its TTL jumps back up each time)
       let renewals = 0;
       let last = Infinity;
-      await until(async () => {
+      await waitUntil(async () => {
         const ttl = await redis.pttl(`${prefix}lease:{bad}`);
         if (ttl > last) renewals++;
         last = ttl;

@@ -1,50 +1,11 @@
 import { Cluster, Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { FakeBotApi } from "../support/fake-bot-api.js";
-import { message } from "../support/updates.js";
+import { MessageStream } from "../support/message-stream.js";
 import { buildYaml, fakeToken, startHost, uniquePrefix, type LogLine } from "../support/harness.js";
 import { startRedisCluster, type RedisCluster } from "../support/redis-cluster.js";
 import { startRedisSentinel, type RedisSentinel } from "../support/redis-sentinel.js";
 import type { Host } from "../../src/host.js";
-
-/** A steady stream over every bot and chat; the counter app answers `<bot>|<user>|<count>|<label>`. */
-class Stream {
-  readonly perChat = new Map<string, number>();
-  readonly labels: string[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private n = 0;
-  constructor(
-    private readonly fake: FakeBotApi,
-    private readonly bots: ReadonlyArray<{ id: string; token: string }>,
-  ) {}
-  start(): void {
-    this.timer = setInterval(() => {
-      const b = this.bots[this.n % this.bots.length]!;
-      const chat = 800 + (Math.floor(this.n / this.bots.length) % 4);
-      const label = `f${this.n++}`;
-      this.labels.push(label);
-      this.perChat.set(`${b.id}:${chat}`, (this.perChat.get(`${b.id}:${chat}`) ?? 0) + 1);
-      this.fake.inject(b.token, message(chat, label));
-    }, 20);
-  }
-  stop(): void {
-    clearInterval(this.timer);
-  }
-  answers(): Map<string, number> {
-    const counts = new Map<string, number>();
-    for (const b of this.bots) {
-      for (const s of this.fake.sent(b.token)) {
-        const label = s.text.split("|")[3];
-        if (label !== undefined) counts.set(label, (counts.get(label) ?? 0) + 1);
-      }
-    }
-    return counts;
-  }
-  async progress(n: number): Promise<void> {
-    const base = this.answers().size;
-    await this.fake.waitFor(() => this.answers().size >= base + n, 30_000, `${n} more answers`);
-  }
-}
 
 describe("a Redis Cluster failing over under load (3 masters, 3 replicas, min_replicas 1)", () => {
   let fake: FakeBotApi;
@@ -69,8 +30,8 @@ describe("a Redis Cluster failing over under load (3 masters, 3 replicas, min_re
     ({ host, lines } = await startHost(
       buildYaml({ apiRoot: fake.apiRoot, bots, extra: `redis:\n  cluster: [ ${seeds} ]\n  min_replicas: 1\n  key_prefix: "${prefix}"` }),
     ));
-    const stream = new Stream(fake, bots);
-    stream.start();
+    const stream = new MessageStream(fake, bots, 4, { firstChat: 800, label: "f" });
+    stream.start(20);
     await stream.progress(50);
 
     // 1. a manual failover of the shard that holds the first bot's journal
@@ -86,10 +47,7 @@ describe("a Redis Cluster failing over under load (3 masters, 3 replicas, min_re
     await cluster.restartNode(killed);
     await stream.progress(50);
     stream.stop();
-    await fake.waitFor(() => {
-      const a = stream.answers();
-      return stream.labels.every((l) => (a.get(l) ?? 0) >= 1);
-    }, 60_000, "every label answered");
+    await stream.allAnswered(60_000);
 
     expect(host.readiness().ready).toBe(true);
     const answers = stream.answers();
@@ -134,8 +92,8 @@ describe("a master behind Sentinel failing over under load (a replica, 3 sentine
     ({ host, lines } = await startHost(
       buildYaml({ apiRoot: fake.apiRoot, bots, extra: `redis:\n  sentinel:\n    sentinels: [ ${sentinels} ]\n    name: failmaster\n  min_replicas: 1\n  key_prefix: "${prefix}"` }),
     ));
-    const stream = new Stream(fake, bots);
-    stream.start();
+    const stream = new MessageStream(fake, bots, 4, { firstChat: 800, label: "f" });
+    stream.start(20);
     await stream.progress(50);
     // 1. a manual failover: the old master is demoted only seconds later, and writes it takes meanwhile are lost
     await sentinel.failover();
@@ -148,10 +106,7 @@ describe("a master behind Sentinel failing over under load (a replica, 3 sentine
     await sentinel.waitSettled(60_000);
     await stream.progress(50);
     stream.stop();
-    await fake.waitFor(() => {
-      const a = stream.answers();
-      return stream.labels.every((l) => (a.get(l) ?? 0) >= 1);
-    }, 60_000, "every label answered");
+    await stream.allAnswered(60_000);
 
     expect(host.readiness().ready).toBe(true);
     const answers = stream.answers();

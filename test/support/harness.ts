@@ -107,3 +107,12 @@ export async function expectSessionCounts(redisUrl: string, prefix: string, perC
     redis.disconnect();
   }
 }
+
+/** Resolves once `check()` holds (checked every 20 ms); rejects naming `what` after `timeoutMs`. */
+export async function waitUntil(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -4,7 +4,7 @@
  *
  *   errors, config, logging  ->  storage, transport  ->  runtime  ->  http, lifecycle  ->  host  ->  cli
  *
- * `testing/` (the fake Bot API) stands apart: only the CLI's bench and playground commands (and `playground/`, the
+ * `local-api/` (the local Bot API) stands apart: only the CLI's bench and playground commands (and `playground/`, the
  * playground's supervisor) and the tests use it.
  */
 const LAYERS = [
@@ -12,7 +12,7 @@ const LAYERS = [
   ["src/storage/", "src/transport/"],
   ["src/runtime/"],
   ["src/http/", "src/lifecycle/"],
-  ["src/host\\.ts"],
+  ["src/host/"],
   ["src/cli/", "src/playground/", "src/index\\.ts"],
 ];
 
@@ -41,7 +41,7 @@ module.exports = {
     // The commands reach the HTTP server only through the host (or over HTTP, as `bot-host reload` does).
     peer("src/cli/", "src/http/"),
     // The playground runs the host as a child process (so the page can restart and kill it): it never loads it.
-    peer("src/playground/", "src/(host\\.ts|runtime/|http/|lifecycle/|transport/)"),
+    peer("src/playground/", "src/(host/|runtime/|http/|lifecycle/|transport/)"),
     peer("src/playground/", "src/cli/"),
     {
       name: "no-folder-cycles",
@@ -51,11 +51,11 @@ module.exports = {
       to: { circular: true },
     },
     {
-      name: "testing-only-for-bench-and-playground",
-      comment: "the fake Bot API is never loaded by the host; only `bot-host bench` and `bot-host playground` may use it",
+      name: "local-api-only-for-bench-and-playground",
+      comment: "the local Bot API is never loaded by the host; only `bot-host bench` and `bot-host playground` may use it",
       severity: "error",
-      from: { path: "^src/", pathNot: "^src/(testing/|playground/|cli/(bench|playground)\\.ts)" },
-      to: { path: "^src/testing/" },
+      from: { path: "^src/", pathNot: "^src/(local-api/|playground/|cli/(bench|playground)\\.ts)" },
+      to: { path: "^src/local-api/" },
     },
   ],
   options: {

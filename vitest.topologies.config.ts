@@ -1,9 +1,9 @@
 import { defineConfig } from "vitest/config";
 
-/** The Redis Cluster and Sentinel failover drills of test/support/redis-topologies.test.ts, on their own. */
+/** The Redis Cluster and Sentinel failover drills of test/drills/redis-topologies.test.ts, on their own. */
 export default defineConfig({
   test: {
-    include: ["test/support/redis-topologies.test.ts"],
+    include: ["test/drills/redis-topologies.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     pool: "forks",

@@ -5,7 +5,21 @@
 // Per side: the backlog is injected (injectMany, 10,000 at a time) before the side starts; the child samples its
 // own RSS every 100 ms (peak over its whole life, start included); after a warm-up the replies over a fixed
 // window give the steady throughput (the backlog is not worked off completely: that would take minutes).
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, MB, ratio, runMain, sleep, table, target, writeHostConfig } from "./lib/common.mjs";
+import {
+  BENCH_APP,
+  flags,
+  fmt,
+  freshPrefix,
+  header,
+  makeTokens,
+  MB,
+  ratio,
+  runMain,
+  sleep,
+  table,
+  target,
+  writeHostConfig,
+} from "./lib/common.mjs";
 import { addBots, dropPending, startFake, startRedis, textUpdate, until } from "./lib/env.mjs";
 import { elu, spawnSide } from "./lib/side.mjs";
 
@@ -16,7 +30,10 @@ const P = quick
 const CHUNK = 10_000;
 
 runMain(async () => {
-  header(`backlog: 1 bot, ${P.pending} pending updates over ${P.chats} chats, ${P.handlerMs} ms handler; throughput over ${P.windowS} s after ${P.warmupS} s`, quick);
+  header(
+    `backlog: 1 bot, ${P.pending} pending updates over ${P.chats} chats, ${P.handlerMs} ms handler; throughput over ${P.windowS} s after ${P.warmupS} s`,
+    quick,
+  );
   const redis = await startRedis();
   const env = await startFake();
   const res = {};
@@ -29,7 +46,8 @@ runMain(async () => {
   const b = res.baseline;
   const h = res.host;
   const rows = [["metric", "baseline", "host", "host/baseline"]];
-  const row = (name, f, digits = 1, same = false) => rows.push([name, fmt(f(b), digits), fmt(f(h), digits), same ? "-" : ratio(f(h), f(b))]);
+  const row = (name, f, digits = 1, same = false) =>
+    rows.push([name, fmt(f(b), digits), fmt(f(h), digits), same ? "-" : ratio(f(h), f(b))]);
   row("steady throughput (updates/s)", (s) => s.throughput, 0);
   row("slowest 1 s of the window (updates/s)", (s) => s.minPerSec, 0);
   row("ceiling: 500 in flight / 20 ms (updates/s)", () => 500_000 / P.handlerMs, 0, true);
@@ -54,7 +72,8 @@ async function runSide(side, env, redis) {
     fake.injectMany(tokens[0], bodies);
     await sleep(0);
   }
-  const configPath = side === "host" ? writeHostConfig({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix: freshPrefix("bl"), tokens }) : undefined;
+  const configPath =
+    side === "host" ? writeHostConfig({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix: freshPrefix("bl"), tokens }) : undefined;
   const w = spawnSide(side, { profile: profile ? `${side}-backlog` : undefined, exposeGc: true });
   try {
     await w.start({ apiRoot: fake.apiRoot, tokens, app: BENCH_APP, configPath });
@@ -76,7 +95,16 @@ async function runSide(side, env, redis) {
     const throughput = (meter.replies[i] - r0) / wall;
     const cores = (s1.cpuUser - s0.cpuUser + s1.cpuSystem - s0.cpuSystem) / 1e6 / wall;
     process.stdout.write(`${side}: ${fmt(throughput, 0)} updates/s, peak RSS ${fmt(MB(s1.peakRss))} MB\n`);
-    return { throughput, minPerSec, peakRss: s1.peakRss, rss: s1.rss, heapUsed: s2.heapUsed, cores, elu: elu(s0, s1), left: fake.pendingCount(tokens[0]) };
+    return {
+      throughput,
+      minPerSec,
+      peakRss: s1.peakRss,
+      rss: s1.rss,
+      heapUsed: s2.heapUsed,
+      cores,
+      elu: elu(s0, s1),
+      left: fake.pendingCount(tokens[0]),
+    };
   } finally {
     await w.stop();
     await dropPending(fake, tokens[0]);

@@ -7,7 +7,21 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, median, ratio, ROOT, runMain, table, target, writeHostConfig } from "./lib/common.mjs";
+import {
+  BENCH_APP,
+  flags,
+  fmt,
+  freshPrefix,
+  header,
+  makeTokens,
+  median,
+  ratio,
+  ROOT,
+  runMain,
+  table,
+  target,
+  writeHostConfig,
+} from "./lib/common.mjs";
 import { addBots, startFake, startRedis, textUpdate, until, waitAllPolling } from "./lib/env.mjs";
 import { spawnSide } from "./lib/side.mjs";
 
@@ -21,7 +35,10 @@ const REPEATS = quick ? 2 : 5;
 const CLI = join(ROOT, "dist/src/cli/main.js");
 
 runMain(async () => {
-  header(`drain: SIGTERM with ${N} updates in flight (${BOTS} bots x ${CHATS_PER_BOT} chats), handlers ${MIN_MS}-${MAX_MS} ms, ${REPEATS} runs per side`, quick);
+  header(
+    `drain: SIGTERM with ${N} updates in flight (${BOTS} bots x ${CHATS_PER_BOT} chats), handlers ${MIN_MS}-${MAX_MS} ms, ${REPEATS} runs per side`,
+    quick,
+  );
   const redis = await startRedis();
   const env = await startFake();
   const runs = { baseline: [], host: [] };
@@ -37,15 +54,29 @@ runMain(async () => {
   const rows = [["metric (median of runs; max in brackets)", "baseline", "host", "host/baseline"]];
   const row = (name, k) => {
     const [b, h] = [runs.baseline.map((x) => x[k]), runs.host.map((x) => x[k])];
-    rows.push([name, `${fmt(median(b), 0)} (${fmt(Math.max(...b), 0)})`, `${fmt(median(h), 0)} (${fmt(Math.max(...h), 0)})`, ratio(median(h), median(b))]);
+    rows.push([
+      name,
+      `${fmt(median(b), 0)} (${fmt(Math.max(...b), 0)})`,
+      `${fmt(median(h), 0)} (${fmt(Math.max(...h), 0)})`,
+      ratio(median(h), median(b)),
+    ]);
   };
   row("SIGTERM -> process exit (ms)", "exitMs");
   row("SIGTERM -> last handler's reply (ms)", "lastMs");
   row("last reply -> process exit (ms)", "overheadMs");
-  rows.push(["replies after SIGTERM / exit code", runs.baseline.map((x) => `${x.finished}/${x.code}`).join(" "), runs.host.map((x) => `${x.finished}/${x.code}`).join(" "), "-"]);
+  rows.push([
+    "replies after SIGTERM / exit code",
+    runs.baseline.map((x) => `${x.finished}/${x.code}`).join(" "),
+    runs.host.map((x) => `${x.finished}/${x.code}`).join(" "),
+    "-",
+  ]);
   table(`drain with ${N} updates in flight (longest handler ${MAX_MS} ms)`, rows);
   const worst = Math.max(...runs.host.map((x) => x.exitMs));
-  target(`drain <= longest handler (${MAX_MS} ms) + 250 ms`, worst <= MAX_MS + 250, `host worst ${fmt(worst, 0)} ms, median ${fmt(median(runs.host.map((x) => x.exitMs)), 0)} ms; baseline median ${fmt(median(runs.baseline.map((x) => x.exitMs)), 0)} ms`);
+  target(
+    `drain <= longest handler (${MAX_MS} ms) + 250 ms`,
+    worst <= MAX_MS + 250,
+    `host worst ${fmt(worst, 0)} ms, median ${fmt(median(runs.host.map((x) => x.exitMs)), 0)} ms; baseline median ${fmt(median(runs.baseline.map((x) => x.exitMs)), 0)} ms`,
+  );
   if (runs.host.some((x) => x.steps)) process.stdout.write(`host shutdown steps (last run): ${runs.host.at(-1).steps}\n`);
 });
 
@@ -74,7 +105,9 @@ async function runOnce(side, env, redis, idBase) {
     const exitMs = performance.now() - t0;
     const lastMs = meter.lastReplyAt - t0;
     const finished = meter.total - replies0 - repliesAtSignal;
-    process.stdout.write(`${side}: exit ${code} after ${fmt(exitMs, 0)} ms, last reply at ${fmt(lastMs, 0)} ms, ${finished} finished after SIGTERM\n`);
+    process.stdout.write(
+      `${side}: exit ${code} after ${fmt(exitMs, 0)} ms, last reply at ${fmt(lastMs, 0)} ms, ${finished} finished after SIGTERM\n`,
+    );
     return { exitMs, lastMs, overheadMs: exitMs - lastMs, finished, code, steps: proc.steps?.() };
   } finally {
     if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill("SIGKILL");
@@ -84,7 +117,9 @@ async function runOnce(side, env, redis, idBase) {
 /** The real CLI, logging JSON lines at info to a pipe; resolves once it logged "all bots are up". */
 async function startCli(fake, redis, tokens) {
   const config = writeHostConfig({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix: freshPrefix("drain"), tokens });
-  const child = spawn(process.execPath, [CLI, "start", "--config", config, "--log-level", "info"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [CLI, "start", "--config", config, "--log-level", "info"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code: code ?? signal })));
   const steps = [];
   let up;

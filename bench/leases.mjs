@@ -11,7 +11,21 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, median, ratio, ROOT, runMain, sleep, table, writeHostConfig } from "./lib/common.mjs";
+import {
+  BENCH_APP,
+  flags,
+  fmt,
+  freshPrefix,
+  header,
+  makeTokens,
+  median,
+  ratio,
+  ROOT,
+  runMain,
+  sleep,
+  table,
+  writeHostConfig,
+} from "./lib/common.mjs";
 import { addBots, startFake, startRedis, textUpdate, until } from "./lib/env.mjs";
 import { spawnSide } from "./lib/side.mjs";
 
@@ -24,7 +38,10 @@ const TTL = 10;
 const CLI = join(ROOT, "dist/src/cli/main.js");
 
 runMain(async () => {
-  header(`leases: handover of ${BOTS} bots under a message every 10 ms per bot, ${REPEATS} runs per side; Redis cost of ${COST_BOTS} idle bots`, quick);
+  header(
+    `leases: handover of ${BOTS} bots under a message every 10 ms per bot, ${REPEATS} runs per side; Redis cost of ${COST_BOTS} idle bots`,
+    quick,
+  );
   const redis = await startRedis();
   const env = await startFake();
   const replies = new Map(); // token -> reply times (performance.now())
@@ -130,14 +147,26 @@ async function baselineRun(env, tokens, firstReplyAfter) {
 /** Two idle instances holding `tokens`' leases: Redis commands per second, from INFO commandstats. */
 async function redisCost(env, redis, tokens) {
   addBots(env, tokens);
-  const config = writeHostConfig({ apiRoot: env.fake.apiRoot, redisUrl: redis.url, prefix: freshPrefix("lease-cost"), tokens, extra: { leases: { ttl: TTL } } });
+  const config = writeHostConfig({
+    apiRoot: env.fake.apiRoot,
+    redisUrl: redis.url,
+    prefix: freshPrefix("lease-cost"),
+    tokens,
+    extra: { leases: { ttl: TTL } },
+  });
   const a = await startCli(config);
   await a.up;
   const b = await startCli(config);
-  await until(() => a.owned() + b.owned() === tokens.length && b.owned() >= tokens.length / 2, 60_000, "both instances hold their share", 5);
+  await until(
+    () => a.owned() + b.owned() === tokens.length && b.owned() >= tokens.length / 2,
+    60_000,
+    "both instances hold their share",
+    5,
+  );
   await sleep(TTL * 1000); // let the startup traffic pass: whole renew periods from here
   const probe = new Redis(redis.url);
-  const stats = async () => Object.fromEntries([...(await probe.info("commandstats")).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]));
+  const stats = async () =>
+    Object.fromEntries([...(await probe.info("commandstats")).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)].map((m) => [m[1], Number(m[2])]));
   const before = await stats();
   await sleep(COST_SECONDS * 1000);
   const after = await stats();
@@ -173,7 +202,9 @@ function feed(fake, tokens) {
 
 /** The real CLI; `owned()` counts the bots it holds by lease, from its log. */
 async function startCli(config) {
-  const child = spawn(process.execPath, [CLI, "start", "--config", config, "--log-level", "info"], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, [CLI, "start", "--config", config, "--log-level", "info"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code: code ?? signal })));
   const owned = new Set();
   let ready;
@@ -187,7 +218,8 @@ async function startCli(config) {
     }
     if (e.msg === "all bots are up") ready();
     if (e.msg === "took the lease of this bot; starting it here") owned.add(e.bot);
-    if (e.msg === "handed this bot over: drained, offset confirmed, lease released" || String(e.msg).startsWith("lost the lease")) owned.delete(e.bot);
+    if (e.msg === "handed this bot over: drained, offset confirmed, lease released" || String(e.msg).startsWith("lost the lease"))
+      owned.delete(e.bot);
     if (e.level >= 50) process.stderr.write(`[cli] ${line}\n`);
   });
   return { child, exited, up, owned: () => owned.size };

@@ -9,7 +9,20 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
 import { Redis } from "ioredis";
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, ratio, ROOT, runMain, sleep, table, writeHostConfig } from "./lib/common.mjs";
+import {
+  BENCH_APP,
+  flags,
+  fmt,
+  freshPrefix,
+  header,
+  makeTokens,
+  ratio,
+  ROOT,
+  runMain,
+  sleep,
+  table,
+  writeHostConfig,
+} from "./lib/common.mjs";
 import { addBots, startFake, startRedis, textUpdate, waitAllPolling } from "./lib/env.mjs";
 import { spawnSide } from "./lib/side.mjs";
 
@@ -23,7 +36,9 @@ async function loadClusterHelper() {
   mkdirSync(dir, { recursive: true });
   for (const name of ["redis-server", "redis-cluster"]) {
     const source = readFileSync(join(ROOT, `test/support/${name}.ts`), "utf8");
-    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } });
+    const { outputText } = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    });
     writeFileSync(join(dir, `${name}.js`), outputText);
   }
   writeFileSync(join(dir, "package.json"), '{ "type": "module" }');
@@ -58,7 +73,14 @@ runMain(async () => {
   const [baseline, one] = rows;
   table(`throughput and Redis round trips per update (${P.updates} updates, ${P.bots} bots)`, [
     ["side", "updates/s", "x baseline", "x one server", "Redis commands per update", "by command (per update)"],
-    ...rows.map((r) => [r.name, fmt(r.throughput, 0), ratio(r.throughput, baseline.throughput), r === baseline ? "-" : ratio(r.throughput, one.throughput), r === baseline ? "0" : fmt(r.tripsPerUpdate, 2), r.byCommand]),
+    ...rows.map((r) => [
+      r.name,
+      fmt(r.throughput, 0),
+      ratio(r.throughput, baseline.throughput),
+      r === baseline ? "-" : ratio(r.throughput, one.throughput),
+      r === baseline ? "0" : fmt(r.tripsPerUpdate, 2),
+      r.byCommand,
+    ]),
   ]);
 });
 
@@ -69,7 +91,13 @@ async function runSide(env, tokenBase, redisSection, masterPorts) {
   const idx = addBots(env, tokens);
   const host = redisSection !== undefined;
   const configPath = host
-    ? writeHostConfig({ apiRoot: fake.apiRoot, redisUrl: "", prefix: "", tokens, extra: { redis: { ...redisSection, key_prefix: freshPrefix("topo") }, leases: { enabled: false } } })
+    ? writeHostConfig({
+        apiRoot: fake.apiRoot,
+        redisUrl: "",
+        prefix: "",
+        tokens,
+        extra: { redis: { ...redisSection, key_prefix: freshPrefix("topo") }, leases: { enabled: false } },
+      })
     : undefined;
   const w = spawnSide(host ? "host" : "baseline");
   const probes = masterPorts.map((port) => new Redis({ host: "127.0.0.1", port, lazyConnect: true }));
@@ -110,7 +138,12 @@ async function runSide(env, tokenBase, redisSection, masterPorts) {
     return {
       throughput: n / wall,
       tripsPerUpdate: trips / n,
-      byCommand: host ? counted.filter((c) => delta(c) > 0).map((c) => `${c} ${fmt(delta(c) / n, 2)}`).join(", ") : "-",
+      byCommand: host
+        ? counted
+            .filter((c) => delta(c) > 0)
+            .map((c) => `${c} ${fmt(delta(c) / n, 2)}`)
+            .join(", ")
+        : "-",
     };
   } finally {
     for (const p of probes) p.disconnect();
@@ -122,7 +155,8 @@ async function runSide(env, tokenBase, redisSection, masterPorts) {
 async function commandStats(probes) {
   const total = {};
   for (const p of probes) {
-    for (const m of (await p.info("commandstats")).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm)) total[m[1]] = (total[m[1]] ?? 0) + Number(m[2]);
+    for (const m of (await p.info("commandstats")).matchAll(/^cmdstat_(\w+):calls=(\d+)/gm))
+      total[m[1]] = (total[m[1]] ?? 0) + Number(m[2]);
   }
   return total;
 }

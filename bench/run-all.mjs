@@ -13,5 +13,7 @@ for (const name of SCRIPTS) {
   const r = spawnSync(process.execPath, [join(ROOT, "bench", `${name}.mjs`), ...args], { stdio: "inherit" });
   if (r.status !== 0) failed.push(`${name} (${r.status ?? r.signal})`);
 }
-process.stdout.write(`\nall benchmarks done in ${((performance.now() - t0) / 1000).toFixed(0)} s${failed.length > 0 ? `; FAILED: ${failed.join(", ")}` : ""}\n`);
+process.stdout.write(
+  `\nall benchmarks done in ${((performance.now() - t0) / 1000).toFixed(0)} s${failed.length > 0 ? `; FAILED: ${failed.join(", ")}` : ""}\n`,
+);
 process.exit(failed.length > 0 ? 1 : 0);

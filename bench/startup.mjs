@@ -6,7 +6,20 @@
 // Measured in the child: host = `host.start()` until it resolves ("all bots are up"); baseline = run() for
 // every bot until every bot.init() (getMe) resolved. Measured at the fake, from the moment the parent sent
 // "start": until every bot has a getUpdates call (the same yardstick for both sides).
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, median, ratio, runMain, table, target, writeHostConfig } from "./lib/common.mjs";
+import {
+  BENCH_APP,
+  flags,
+  fmt,
+  freshPrefix,
+  header,
+  makeTokens,
+  median,
+  ratio,
+  runMain,
+  table,
+  target,
+  writeHostConfig,
+} from "./lib/common.mjs";
 import { addBots, startFake, startRedis, until } from "./lib/env.mjs";
 import { spawnSide } from "./lib/side.mjs";
 import { measureCli } from "./lib/cli-startup.mjs";
@@ -37,16 +50,30 @@ runMain(async () => {
   }
   const m = (k, key) => median(runs[k].map((x) => x[key]));
   const rows = [["metric (median)", "baseline", "host cold", "host warm", "cold/baseline", "warm/baseline"]];
-  const row = (name, key, d = 0) => rows.push([name, fmt(m("baseline", key), d), fmt(m("cold", key), d), fmt(m("warm", key), d), ratio(m("cold", key), m("baseline", key)), ratio(m("warm", key), m("baseline", key))]);
+  const row = (name, key, d = 0) =>
+    rows.push([
+      name,
+      fmt(m("baseline", key), d),
+      fmt(m("cold", key), d),
+      fmt(m("warm", key), d),
+      ratio(m("cold", key), m("baseline", key)),
+      ratio(m("warm", key), m("baseline", key)),
+    ]);
   row("start() / all init() resolved, in the child (ms)", "childMs");
   row("config load (bots.yaml -> Config), in the child (ms)", "loadMs");
   row("until every bot polls, at the fake (ms; incl. imports)", "pollMs");
   row("getMe calls at the fake", "getMe");
   row("stop (drain, confirm offsets, close) (ms)", "stopMs");
   table(`startup of ${BOTS} bots`, rows);
-  process.stdout.write(`runs (child ms): baseline ${runs.baseline.map((x) => fmt(x.childMs, 0)).join(", ")}; cold ${runs.cold.map((x) => fmt(x.childMs, 0)).join(", ")}; warm ${runs.warm.map((x) => fmt(x.childMs, 0)).join(", ")}\n`);
+  process.stdout.write(
+    `runs (child ms): baseline ${runs.baseline.map((x) => fmt(x.childMs, 0)).join(", ")}; cold ${runs.cold.map((x) => fmt(x.childMs, 0)).join(", ")}; warm ${runs.warm.map((x) => fmt(x.childMs, 0)).join(", ")}\n`,
+  );
   const warm = m("warm", "childMs");
-  target(`${BOTS} bots ready < 2 s with a warm cache`, warm < 2000, `host warm ${fmt(warm, 0)} ms (all polling ${fmt(m("warm", "pollMs"), 0)} ms); cold ${fmt(m("cold", "childMs"), 0)} ms; baseline ${fmt(m("baseline", "childMs"), 0)} ms`);
+  target(
+    `${BOTS} bots ready < 2 s with a warm cache`,
+    warm < 2000,
+    `host warm ${fmt(warm, 0)} ms (all polling ${fmt(m("warm", "pollMs"), 0)} ms); cold ${fmt(m("cold", "childMs"), 0)} ms; baseline ${fmt(m("baseline", "childMs"), 0)} ms`,
+  );
 });
 
 async function startOnce(side, env, tokens, configPath, label = side, prof = false) {
@@ -66,7 +93,9 @@ async function startOnce(side, env, tokens, configPath, label = side, prof = fal
     const t1 = performance.now();
     await w.stop();
     const stopMs = performance.now() - t1;
-    process.stdout.write(`${label}: ${fmt(ready.ms, 0)} ms in the child, all polling after ${fmt(pollMs, 0)} ms, ${getMe} getMe, stop ${fmt(stopMs, 0)} ms\n`);
+    process.stdout.write(
+      `${label}: ${fmt(ready.ms, 0)} ms in the child, all polling after ${fmt(pollMs, 0)} ms, ${getMe} getMe, stop ${fmt(stopMs, 0)} ms\n`,
+    );
     return { childMs: ready.ms, loadMs: ready.loadMs ?? 0, pollMs, getMe, stopMs };
   } finally {
     await w.stop();

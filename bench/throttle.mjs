@@ -10,7 +10,7 @@
 //   private  200 messages per bot over 10 private chats: the per-chat limit binds (ideal 19 s)
 //   per-bot  600 messages per bot over 60 private chats: the per-bot limit binds (ideal 20 s)
 //   group    48 messages per bot over 2 groups: the 20/min group limit binds (ideal 63 s; not with --quick)
-import { FakeBotApi } from "../dist/src/testing/fake-bot-api.js";
+import { LocalBotApi } from "../dist/src/local-api/index.js";
 import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, runMain, sleep, table, target, writeHostConfig } from "./lib/common.mjs";
 import { ReplyMeter, startRedis, waitAllPolling } from "./lib/env.mjs";
 import { spawnSide } from "./lib/side.mjs";
@@ -27,9 +27,12 @@ const WORKLOADS = [
 const STALL_MS = 45_000;
 
 runMain(async () => {
-  header(`throttle: ${BOTS} bots per run against Telegram's limits at the fake (${JSON.stringify(LIMITS)}), host defaults vs throttle off`, quick);
+  header(
+    `throttle: ${BOTS} bots per run against Telegram's limits at the fake (${JSON.stringify(LIMITS)}), host defaults vs throttle off`,
+    quick,
+  );
   const redis = await startRedis();
-  const fake = await FakeBotApi.start({ record: true, limits: LIMITS });
+  const fake = await LocalBotApi.start({ record: true, limits: LIMITS });
   const meter = new ReplyMeter();
   fake.setHandler("sendMessage", (call) => meter.onSend(call));
   const results = [];
@@ -41,7 +44,9 @@ runMain(async () => {
         const r = await runOnce({ fake, meter, redis, w, throttle, base });
         base += 100;
         results.push({ ...r, workload: w.name, throttle, ideal });
-        process.stdout.write(`${w.name} throttle ${throttle ? "on " : "off"}: ${r.delivered}/${r.expected} replies in ${fmt(r.ms / 1000, 1)} s (ideal ${fmt(ideal / 1000, 1)} s), ${r.tooMany} x 429, ${r.violations} violations\n`);
+        process.stdout.write(
+          `${w.name} throttle ${throttle ? "on " : "off"}: ${r.delivered}/${r.expected} replies in ${fmt(r.ms / 1000, 1)} s (ideal ${fmt(ideal / 1000, 1)} s), ${r.tooMany} x 429, ${r.violations} violations\n`,
+        );
       }
     }
   } finally {
@@ -71,13 +76,16 @@ async function runOnce({ fake, meter, redis, w, throttle, base }) {
     const t0 = performance.now();
     for (const t of tokens) {
       const stamp = performance.now().toFixed(2);
-      fake.injectMany(t, Array.from({ length: w.perBot }, (_, i) => update(w.chats[i % w.chats.length], stamp)));
+      fake.injectMany(
+        t,
+        Array.from({ length: w.perBot }, (_, i) => update(w.chats[i % w.chats.length], stamp)),
+      );
     }
     const delivered = () => idx.reduce((n, i) => n + meter.replies[i], 0);
     let last = delivered();
     let lastChange = performance.now();
     while (delivered() < expected) {
-      if (delivered() !== last) (last = delivered()), (lastChange = performance.now());
+      if (delivered() !== last) ((last = delivered()), (lastChange = performance.now()));
       if (performance.now() - lastChange > STALL_MS) break;
       await sleep(20);
     }
@@ -102,7 +110,8 @@ function update(chatId, text) {
   let c = chatObjects.get(chatId);
   if (c === undefined) {
     const from = { id: Math.abs(chatId), is_bot: false, first_name: `User ${Math.abs(chatId)}` };
-    const chat = chatId > 0 ? { id: chatId, type: "private", first_name: from.first_name } : { id: chatId, type: "group", title: `Group ${chatId}` };
+    const chat =
+      chatId > 0 ? { id: chatId, type: "private", first_name: from.first_name } : { id: chatId, type: "group", title: `Group ${chatId}` };
     chatObjects.set(chatId, (c = { from, chat }));
   }
   return { message: { message_id: ++messageId, from: c.from, chat: c.chat, date: Math.floor(Date.now() / 1000), text } };
@@ -141,8 +150,11 @@ function idealMs(chats, perBot) {
     let bestAt = Infinity;
     for (const [c, n] of left) {
       if (n === 0) continue;
-      const at = earliest(bot, state.get(c).reduce((t, w) => earliest(w, t), 0));
-      if (at < bestAt) (bestAt = at), (best = c);
+      const at = earliest(
+        bot,
+        state.get(c).reduce((t, w) => earliest(w, t), 0),
+      );
+      if (at < bestAt) ((bestAt = at), (best = c));
     }
     for (const w of [...state.get(best), bot]) w.times.push(bestAt);
     left.set(best, left.get(best) - 1);
@@ -152,17 +164,30 @@ function idealMs(chats, perBot) {
 }
 
 function report(results) {
-  const rows = [["workload", "throttle", "replies", "429 answers", "violations", "min gap in a chat (ms)", "finish (s)", "ideal (s)", "finish / ideal"]];
+  const rows = [
+    ["workload", "throttle", "replies", "429 answers", "violations", "min gap in a chat (ms)", "finish (s)", "ideal (s)", "finish / ideal"],
+  ];
   for (const r of results) {
     rows.push([
-      r.workload, r.throttle ? "on (defaults)" : "off", `${r.delivered}/${r.expected}`, r.tooMany, r.violations,
-      Number.isFinite(r.minGap) ? r.minGap : "n/a", fmt(r.ms / 1000, 1), fmt(r.ideal / 1000, 1), `${(r.ms / r.ideal).toFixed(2)}x`,
+      r.workload,
+      r.throttle ? "on (defaults)" : "off",
+      `${r.delivered}/${r.expected}`,
+      r.tooMany,
+      r.violations,
+      Number.isFinite(r.minGap) ? r.minGap : "n/a",
+      fmt(r.ms / 1000, 1),
+      fmt(r.ideal / 1000, 1),
+      `${(r.ms / r.ideal).toFixed(2)}x`,
     ]);
   }
   table(`throttle vs Telegram's limits at the fake (${BOTS} bots per run)`, rows);
   for (const r of results.filter((x) => x.throttle)) {
     const off = results.find((x) => x.workload === r.workload && !x.throttle);
     target(`${r.workload}: zero 429s with the throttle on`, r.tooMany === 0, `${r.tooMany} x 429; throttle off: ${off?.tooMany}`);
-    target(`${r.workload}: finish within 10% of the ideal pace`, r.delivered === r.expected && r.ms <= r.ideal * 1.1, `${(r.ms / r.ideal).toFixed(2)}x; throttle off: ${off ? (off.ms / off.ideal).toFixed(2) : "n/a"}x`);
+    target(
+      `${r.workload}: finish within 10% of the ideal pace`,
+      r.delivered === r.expected && r.ms <= r.ideal * 1.1,
+      `${(r.ms / r.ideal).toFixed(2)}x; throttle off: ${off ? (off.ms / off.ideal).toFixed(2) : "n/a"}x`,
+    );
   }
 }

@@ -8,14 +8,27 @@
 //   paced      P updates at a fixed rate, the same for both sides: half the baseline's saturation throughput;
 //              this latency is the one to compare.
 // Latency = time from inject at the fake to the fake receiving that update's sendMessage (stamp in the text).
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, MB, quantile, ratio, runMain, sleep, table, target, writeHostConfig } from "./lib/common.mjs";
+import {
+  BENCH_APP,
+  flags,
+  fmt,
+  freshPrefix,
+  header,
+  makeTokens,
+  MB,
+  quantile,
+  ratio,
+  runMain,
+  sleep,
+  table,
+  target,
+  writeHostConfig,
+} from "./lib/common.mjs";
 import { addBots, startFake, startRedis, textUpdate, until, waitAllPolling } from "./lib/env.mjs";
 import { cpuSeconds, elu, spawnSide } from "./lib/side.mjs";
 
 const { quick, profile } = flags();
-const P = quick
-  ? { bots: 20, updates: 20_000, chats: 1_000, paced: 4_000 }
-  : { bots: 100, updates: 200_000, chats: 5_000, paced: 20_000 };
+const P = quick ? { bots: 20, updates: 20_000, chats: 1_000, paced: 4_000 } : { bots: 100, updates: 200_000, chats: 5_000, paced: 20_000 };
 // Unanswered updates per bot during saturation: 50 x 100 bots = 5,000 = one per chat on average. Enough to keep
 // either side busy (20..200 give the same throughput here); much more only makes every update live for seconds,
 // so it is promoted to the old generation and both sides' heaps balloon to ~900 MB between major GCs.
@@ -23,7 +36,10 @@ const WINDOW = 50;
 const PHASE_TIMEOUT_MS = quick ? 60_000 : 600_000;
 
 runMain(async () => {
-  header(`throughput: ${P.bots} bots, ${P.updates} updates over ${P.chats} chats (${P.chats / P.bots} per bot), app ${BENCH_APP.split("/").slice(-2).join("/")}`, quick);
+  header(
+    `throughput: ${P.bots} bots, ${P.updates} updates over ${P.chats} chats (${P.chats / P.bots} per bot), app ${BENCH_APP.split("/").slice(-2).join("/")}`,
+    quick,
+  );
   const redis = await startRedis();
   const env = await startFake();
   try {
@@ -42,7 +58,8 @@ async function runSide(side, env, redis, pacedRate) {
   const idx = addBots(env, tokens);
   const chatsPerBot = P.chats / P.bots;
   const sent = new Int32Array(P.bots); // updates injected per bot (chat rotation)
-  const configPath = side === "host" ? writeHostConfig({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix: freshPrefix("tp"), tokens }) : undefined;
+  const configPath =
+    side === "host" ? writeHostConfig({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix: freshPrefix("tp"), tokens }) : undefined;
   const w = spawnSide(side, { profile: profile ? `${side}-throughput` : undefined, exposeGc: true });
   try {
     await w.start({ apiRoot: fake.apiRoot, tokens, app: BENCH_APP, configPath });
@@ -103,7 +120,9 @@ async function runSide(side, env, redis, pacedRate) {
     const pac = await measure(w, redis, meter, () => paced(P.paced, rate));
     pac.rate = rate;
     const end = await w.stats({ gc: true });
-    process.stdout.write(`${side}: ${fmt(sat.throughput, 0)} updates/s at saturation, paced at ${rate}/s p50 ${fmt(quantile(pac.lat, 0.5))} ms\n`);
+    process.stdout.write(
+      `${side}: ${fmt(sat.throughput, 0)} updates/s at saturation, paced at ${rate}/s p50 ${fmt(quantile(pac.lat, 0.5))} ms\n`,
+    );
     return { side, sat, paced: pac, end };
   } finally {
     await w.stop();
@@ -123,8 +142,15 @@ async function measure(w, redis, meter, fn) {
   const fakeElu = performance.eventLoopUtilization(e0).utilization;
   const [s1, r1] = await Promise.all([w.stats(), redis.cpuSeconds()]);
   return {
-    n, wall, lat: meter.latencies(), cpu: cpuSeconds(s0, s1), elu: elu(s0, s1), fakeCpu: (p1.user + p1.system) / 1e6, fakeElu,
-    redisCpu: r1 - r0, peakRss: s1.peakRss,
+    n,
+    wall,
+    lat: meter.latencies(),
+    cpu: cpuSeconds(s0, s1),
+    elu: elu(s0, s1),
+    fakeCpu: (p1.user + p1.system) / 1e6,
+    fakeElu,
+    redisCpu: r1 - r0,
+    peakRss: s1.peakRss,
   };
 }
 

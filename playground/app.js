@@ -8,7 +8,10 @@ const API = "/playground/api/";
 const $ = (id) => document.getElementById(id);
 
 async function api(path, body) {
-  const res = await fetch(API + path, body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const res = await fetch(
+    API + path,
+    body === undefined ? {} : { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) },
+  );
   const json = await res.json();
   if (!res.ok) throw new Error(json.error ?? res.statusText);
   return json;
@@ -28,7 +31,8 @@ const chatByKey = (key) => view.data.chats.find((c) => c.key === key);
 const senderName = (from) => (from.kind === "bot" ? (botById(from.id)?.name ?? "bot") : (userById(from.id)?.first_name ?? "user"));
 
 function chatTitle(c) {
-  if (c.type === "private") return view.data.admins.includes(c.users[0]) && c.users[0] !== view.me ? `${c.title} · ${userById(c.users[0])?.first_name}` : c.title;
+  if (c.type === "private")
+    return view.data.admins.includes(c.users[0]) && c.users[0] !== view.me ? `${c.title} · ${userById(c.users[0])?.first_name}` : c.title;
   return c.title;
 }
 
@@ -40,7 +44,13 @@ function renderHeader() {
   s.textContent = host.state;
   s.dataset.state = host.state;
   s.dataset.starts = String(host.starts);
-  $("host-info").textContent = [host.pid ? `pid ${host.pid}` : "", host.starts > 1 ? `start #${host.starts}` : "", host.lastExit ? `last exit: ${host.lastExit}` : ""].filter(Boolean).join(" · ");
+  $("host-info").textContent = [
+    host.pid ? `pid ${host.pid}` : "",
+    host.starts > 1 ? `start #${host.starts}` : "",
+    host.lastExit ? `last exit: ${host.lastExit}` : "",
+  ]
+    .filter(Boolean)
+    .join(" · ");
   $("store").textContent = state === "redis" ? "state in Redis" : "state in memory";
   $("store").className = `badge ${state}`;
   $("notes").replaceChildren(...notes.map((n) => h("li", {}, n)));
@@ -49,24 +59,56 @@ function renderHeader() {
 function renderSidebar() {
   const { users, bots, chats } = view.data;
   if (!users.some((u) => u.id === view.me)) view.me = (users.find((u) => !view.data.admins.includes(u.id)) ?? users[0])?.id;
-  $("user").replaceChildren(...users.map((u) => h("option", { value: u.id, selected: u.id === view.me }, `${u.first_name}${view.data.admins.includes(u.id) ? " (admin)" : ""}`)));
-  $("bots").replaceChildren(...bots.map((b) => h("li", { class: b.enabled ? "" : "disabled" },
-    b.enabled
-      ? h("button", { type: "button", class: "link", onclick: () => openPrivate(b.id) }, h("strong", {}, b.name), ` @${b.username}`)
-      : h("span", { title: "enabled: false in bots.yaml" }, `${b.name} (disabled)`))));
+  $("user").replaceChildren(
+    ...users.map((u) =>
+      h("option", { value: u.id, selected: u.id === view.me }, `${u.first_name}${view.data.admins.includes(u.id) ? " (admin)" : ""}`),
+    ),
+  );
+  $("bots").replaceChildren(
+    ...bots.map((b) =>
+      h(
+        "li",
+        { class: b.enabled ? "" : "disabled" },
+        b.enabled
+          ? h("button", { type: "button", class: "link", onclick: () => openPrivate(b.id) }, h("strong", {}, b.name), ` @${b.username}`)
+          : h("span", { title: "enabled: false in bots.yaml" }, `${b.name} (disabled)`),
+      ),
+    ),
+  );
   const mine = chats.filter((c) => c.users.includes(view.me));
-  $("chats").replaceChildren(...mine.map((c) => {
-    const n = view.unread.get(c.key) ?? 0;
-    return h("li", { class: c.key === view.chat ? "active" : "" },
-      h("button", { type: "button", class: "link", dataset: { chat: c.key }, onclick: () => openChat(c.key) },
-        h("span", { class: `avatar ${c.type}` }, c.title.charAt(0).toUpperCase()), c.type === "group" ? `${c.title} (group)` : c.title, n > 0 ? h("span", { class: "unread" }, String(n)) : null));
-  }));
+  $("chats").replaceChildren(
+    ...mine.map((c) => {
+      const n = view.unread.get(c.key) ?? 0;
+      return h(
+        "li",
+        { class: c.key === view.chat ? "active" : "" },
+        h(
+          "button",
+          { type: "button", class: "link", dataset: { chat: c.key }, onclick: () => openChat(c.key) },
+          h("span", { class: `avatar ${c.type}` }, c.title.charAt(0).toUpperCase()),
+          c.type === "group" ? `${c.title} (group)` : c.title,
+          n > 0 ? h("span", { class: "unread" }, String(n)) : null,
+        ),
+      );
+    }),
+  );
   const keep = (id) => document.querySelector(`#${id}`)?.checked;
-  $("group-users").replaceChildren(...users.map((u) => {
-    const me = u.id === view.me; // the one who creates a group is in it
-    return h("label", {}, h("input", { type: "checkbox", value: u.id, id: `gu-${u.id}`, checked: me || keep(`gu-${u.id}`), disabled: me }), me ? `${u.first_name} (you)` : u.first_name);
-  }));
-  $("group-bots").replaceChildren(...bots.filter((b) => b.enabled).map((b) => h("label", {}, h("input", { type: "checkbox", value: b.id, id: `gb-${b.id}`, checked: keep(`gb-${b.id}`) }), b.name)));
+  $("group-users").replaceChildren(
+    ...users.map((u) => {
+      const me = u.id === view.me; // the one who creates a group is in it
+      return h(
+        "label",
+        {},
+        h("input", { type: "checkbox", value: u.id, id: `gu-${u.id}`, checked: me || keep(`gu-${u.id}`), disabled: me }),
+        me ? `${u.first_name} (you)` : u.first_name,
+      );
+    }),
+  );
+  $("group-bots").replaceChildren(
+    ...bots
+      .filter((b) => b.enabled)
+      .map((b) => h("label", {}, h("input", { type: "checkbox", value: b.id, id: `gb-${b.id}`, checked: keep(`gb-${b.id}`) }), b.name)),
+  );
 }
 
 function renderChat() {
@@ -79,9 +121,10 @@ function renderChat() {
     return;
   }
   $("chat-title").textContent = chatTitle(c);
-  $("chat-members").textContent = c.type === "group"
-    ? ` · ${[...c.users.map((u) => userById(u)?.first_name), ...c.bots.map((b) => botById(b)?.name)].join(", ")}`
-    : ` · private chat of ${userById(c.users[0])?.first_name}, chat id ${c.id}`;
+  $("chat-members").textContent =
+    c.type === "group"
+      ? ` · ${[...c.users.map((u) => userById(u)?.first_name), ...c.bots.map((b) => botById(b)?.name)].join(", ")}`
+      : ` · private chat of ${userById(c.users[0])?.first_name}, chat id ${c.id}`;
   const ctx = {
     me: view.me,
     group: c.type === "group",
@@ -89,7 +132,7 @@ function renderChat() {
     findMessage: (id) => c.messages.find((m) => m.id === id),
     onPress: press,
     onReply: (m) => setReply(m),
-    onCommand: (cmd) => ($("text").value = `${cmd} `, $("text").focus()),
+    onCommand: (cmd) => (($("text").value = `${cmd} `), $("text").focus()),
   };
   const box = $("messages");
   const atBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 40;
@@ -257,7 +300,10 @@ function onWorld(e) {
     c.messages = c.messages.filter((m) => m.id !== e.id);
   } else if (e.type === "action" && c.key === view.chat) {
     clearTimeout(view.typing.get(e.bot));
-    view.typing.set(e.bot, setTimeout(() => (view.typing.delete(e.bot), renderTyping()), 5000));
+    view.typing.set(
+      e.bot,
+      setTimeout(() => (view.typing.delete(e.bot), renderTyping()), 5000),
+    );
   } else if (e.type === "answer" && c.key === view.chat) {
     document.querySelectorAll("#messages .pressed").forEach((b) => b.classList.remove("pressed"));
     if (e.show_alert && e.text) {

@@ -29,8 +29,16 @@ const LEVEL = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 6
 
 function logLine(l) {
   const when = new Date(typeof l.time === "number" ? l.time : Date.now()).toTimeString().slice(0, 8);
-  const extra = ["update_id", "err", "outcome", "updates"].filter((k) => l[k] !== undefined).map((k) => `${k}=${typeof l[k] === "object" ? (l[k].message ?? JSON.stringify(l[k])) : l[k]}`);
-  return h("li", { class: LEVEL[l.level] ?? "info" }, h("span", { class: "muted" }, `${when} `), l.msg ?? "", extra.length ? h("span", { class: "muted" }, ` ${extra.join(" ")}`) : null);
+  const extra = ["update_id", "err", "outcome", "updates"]
+    .filter((k) => l[k] !== undefined)
+    .map((k) => `${k}=${typeof l[k] === "object" ? (l[k].message ?? JSON.stringify(l[k])) : l[k]}`);
+  return h(
+    "li",
+    { class: LEVEL[l.level] ?? "info" },
+    h("span", { class: "muted" }, `${when} `),
+    l.msg ?? "",
+    extra.length ? h("span", { class: "muted" }, ` ${extra.join(" ")}`) : null,
+  );
 }
 
 /** Loads and shows the state of the open chat for the selected bot. */
@@ -57,7 +65,8 @@ export async function refreshPanel() {
   }
   if (mine !== seq) return; // a newer refresh is on its way
   $("session").textContent = s.session === undefined ? "(in memory)" : JSON.stringify(s.session, null, 2);
-  $("plugins").textContent = s.plugins === undefined ? "(in memory)" : Object.keys(s.plugins).length === 0 ? "none" : JSON.stringify(s.plugins, null, 2);
+  $("plugins").textContent =
+    s.plugins === undefined ? "(in memory)" : Object.keys(s.plugins).length === 0 ? "none" : JSON.stringify(s.plugins, null, 2);
   $("journal").textContent = s.journal === undefined ? "–" : String(s.journal);
   $("inflight").textContent = s.inFlight === undefined ? "–" : String(s.inFlight);
   $("panel-notes").textContent = s.notes.join("; ");

@@ -14,7 +14,16 @@ export function h(tag, attrs = {}, ...children) {
   return el;
 }
 
-const TAGS = { bold: "b", italic: "i", underline: "u", strikethrough: "s", code: "code", pre: "pre", blockquote: "blockquote", expandable_blockquote: "blockquote" };
+const TAGS = {
+  bold: "b",
+  italic: "i",
+  underline: "u",
+  strikethrough: "s",
+  code: "code",
+  pre: "pre",
+  blockquote: "blockquote",
+  expandable_blockquote: "blockquote",
+};
 
 function safeUrl(url) {
   try {
@@ -31,7 +40,8 @@ function elementFor(e, text, onCommand) {
     const href = safeUrl(e.type === "url" ? text.slice(e.offset, e.offset + e.length) : e.url);
     return href ? h("a", { href, target: "_blank", rel: "noopener noreferrer" }) : h("span");
   }
-  if (e.type === "spoiler") return h("span", { class: "spoiler", title: "spoiler: click to show", onclick: (ev) => ev.currentTarget.classList.add("shown") });
+  if (e.type === "spoiler")
+    return h("span", { class: "spoiler", title: "spoiler: click to show", onclick: (ev) => ev.currentTarget.classList.add("shown") });
   if (e.type === "bot_command") {
     const cmd = text.slice(e.offset, e.offset + e.length);
     return h("span", { class: "cmd", title: "click to write this command", onclick: () => onCommand?.(cmd) });
@@ -42,7 +52,9 @@ function elementFor(e, text, onCommand) {
 /** Text with its entities (offsets in UTF-16 code units, like JavaScript strings), nested as Telegram nests them. */
 export function formatted(text, entities = [], onCommand, start = 0, end = text.length) {
   const frag = document.createDocumentFragment();
-  const list = entities.filter((e) => e.offset >= start && e.offset + e.length <= end).sort((a, b) => a.offset - b.offset || b.length - a.length);
+  const list = entities
+    .filter((e) => e.offset >= start && e.offset + e.length <= end)
+    .sort((a, b) => a.offset - b.offset || b.length - a.length);
   let pos = start;
   for (const e of list) {
     if (e.offset < pos) continue; // nested in an entity already rendered
@@ -77,18 +89,35 @@ export function messageView(m, ctx) {
   }
   if (m.text !== undefined) parts.push(h("div", { class: "text" }, formatted(m.text, m.entities, ctx.onCommand)));
   parts.push(
-    h("div", { class: "meta" },
+    h(
+      "div",
+      { class: "meta" },
       m.edited ? h("span", { class: "edited" }, "edited ") : null,
       time(m.date),
       h("button", { type: "button", class: "reply", title: "Reply", "aria-label": "Reply", onclick: () => ctx.onReply(m) }, "↩"),
     ),
   );
   const rows = m.reply_markup?.inline_keyboard ?? [];
-  const keyboard = rows.length === 0 ? null : h("div", { class: "kb" },
-    rows.map((row) => h("div", { class: "kb-row" }, row.map((b) => keyButton(m, b, ctx)))),
+  const keyboard =
+    rows.length === 0
+      ? null
+      : h(
+          "div",
+          { class: "kb" },
+          rows.map((row) =>
+            h(
+              "div",
+              { class: "kb-row" },
+              row.map((b) => keyButton(m, b, ctx)),
+            ),
+          ),
+        );
+  return h(
+    "div",
+    { class: `msg ${mine ? "mine" : m.from.kind}`, dataset: { id: String(m.id), from: m.from.kind } },
+    h("div", { class: "bubble" }, parts),
+    keyboard,
   );
-  return h("div", { class: `msg ${mine ? "mine" : m.from.kind}`, dataset: { id: String(m.id), from: m.from.kind } },
-    h("div", { class: "bubble" }, parts), keyboard);
 }
 
 function keyButton(m, b, ctx) {

@@ -18,8 +18,14 @@ const CATALOGUE = {
   BOT_UNAUTHORIZED: { code: "BOT_HOST_BOT_UNAUTHORIZED", exit: ExitCodes.RUNTIME },
   /** Telegram answered 409: another process polls with this token, or a webhook is set. */
   BOT_CONFLICT: { code: "BOT_HOST_BOT_CONFLICT", exit: ExitCodes.RUNTIME },
-  /** The Bot API could not be reached within the start deadline. */
+  /** The Bot API could not be reached (within the start deadline, or while polling: retried). */
   BOT_API_UNREACHABLE: { code: "BOT_HOST_BOT_API_UNREACHABLE", exit: ExitCodes.RUNTIME },
+  /** Telegram answered getUpdates with 429 (retried after `retry_after`). */
+  BOT_API_RATE_LIMITED: { code: "BOT_HOST_BOT_API_RATE_LIMITED", exit: ExitCodes.RUNTIME },
+  /** Telegram answered getUpdates with an error other than 401, 409 and 429 (retried with backoff). */
+  BOT_API_ERROR: { code: "BOT_HOST_BOT_API_ERROR", exit: ExitCodes.RUNTIME },
+  /** A bot stopped on an error it cannot recover from (a bug, or the runner ended); its log line has the cause. */
+  BOT_FAILED: { code: "BOT_HOST_BOT_FAILED", exit: ExitCodes.RUNTIME },
   /** A Bot API call still waiting for its turn under the rate limits when its bot stopped; it was not sent. */
   CALL_NOT_SENT: { code: "BOT_HOST_CALL_NOT_SENT", exit: ExitCodes.RUNTIME },
   /** Plugin state (`pluginStorage`, `conversationStorage`, `hostContext`) was used outside the handling of an update. */

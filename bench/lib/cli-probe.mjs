@@ -13,4 +13,3 @@ process.on("message", (msg) => {
 });
 // The parent went away: stop the host the way an operator would, never linger.
 process.on("disconnect", () => process.kill(process.pid, "SIGTERM"));
-

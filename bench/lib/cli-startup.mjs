@@ -48,13 +48,24 @@ export function measureCli(rounds) {
   const rows = [["command", "wall time, median (ms)", "min / max (ms)", "x node -e 0", "peak RSS (MB)", "target"]];
   CLI_COMMANDS.forEach((c, i) => {
     const t = times[i];
-    rows.push([c.name, fmt(median(t), 0), `${fmt(Math.min(...t), 0)} / ${fmt(Math.max(...t), 0)}`, ratio(median(t), base), fmt(median(peaks[i]) / 1024), c.within ? `<= ${c.within}x` : ""]);
+    rows.push([
+      c.name,
+      fmt(median(t), 0),
+      `${fmt(Math.min(...t), 0)} / ${fmt(Math.max(...t), 0)}`,
+      ratio(median(t), base),
+      fmt(median(peaks[i]) / 1024),
+      c.within ? `<= ${c.within}x` : "",
+    ]);
   });
   table(`CLI start, ${rounds} runs of each in turns (spawn to exit)`, rows);
   CLI_COMMANDS.forEach((c, i) => {
     if (c.within !== undefined) {
       const m = median(times[i]);
-      target(`${c.name} within ${c.within}x of node -e 0`, m <= c.within * base, `${ratio(m, base)}: ${fmt(m, 0)} ms vs ${fmt(base, 0)} ms`);
+      target(
+        `${c.name} within ${c.within}x of node -e 0`,
+        m <= c.within * base,
+        `${ratio(m, base)}: ${fmt(m, 0)} ms vs ${fmt(base, 0)} ms`,
+      );
     }
   });
   return CLI_COMMANDS.map((c, i) => ({ name: c.name, ms: median(times[i]), peakMb: median(peaks[i]) / 1024 }));

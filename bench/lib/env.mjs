@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import ts from "typescript";
 import { Redis } from "ioredis";
-import { FakeBotApi } from "../../dist/src/testing/fake-bot-api.js";
+import { LocalBotApi } from "../../dist/src/local-api/index.js";
 import { ROOT, sleep } from "./common.mjs";
 
 /**
@@ -104,7 +104,7 @@ export class ReplyMeter {
 
 /** The fake Bot API with a {@link ReplyMeter} on sendMessage. */
 export async function startFake() {
-  const fake = await FakeBotApi.start({ record: false });
+  const fake = await LocalBotApi.start({ record: false });
   const meter = new ReplyMeter();
   fake.setHandler("sendMessage", (call) => meter.onSend(call));
   return { fake, meter };
@@ -122,7 +122,11 @@ export function textUpdate(chatId, text) {
   let p = people.get(chatId);
   if (p === undefined) {
     const name = `User ${chatId}`;
-    p = { chat: { id: chatId, type: "private", first_name: name }, from: { id: chatId, is_bot: false, first_name: name, language_code: "en" }, id: 0 };
+    p = {
+      chat: { id: chatId, type: "private", first_name: name },
+      from: { id: chatId, is_bot: false, first_name: name, language_code: "en" },
+      id: 0,
+    };
     people.set(chatId, p);
   }
   return { message: { message_id: ++p.id, from: p.from, chat: p.chat, date: Math.floor(Date.now() / 1000), text } };

@@ -7,8 +7,19 @@ const files = process.argv.slice(2).filter((a) => a.endsWith(".heapprofile"));
 const topIdx = process.argv.indexOf("--top");
 const TOP = topIdx > 0 ? Number(process.argv[topIdx + 1]) : 30;
 const short = (url, line) =>
-  url === "" ? "(native)" : `${url.replace(/^file:\/\/.*?\/node_modules\//, "").replace(/^file:\/\/.*?\/dist\/src\//, "src/").replace(/^file:\/\/.*?\/bench\//, "bench/")}:${line + 1}`;
-const origin = (url) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ?? (/\/dist\/src\/(.+?)\.js$/.exec(url)?.[1] ? `bot-host: src/${/\/dist\/src\/(.+?)\.js$/.exec(url)[1]}.ts` : url.startsWith("node:") ? `node:${url.slice(5)}` : url || "(native)");
+  url === ""
+    ? "(native)"
+    : `${url
+        .replace(/^file:\/\/.*?\/node_modules\//, "")
+        .replace(/^file:\/\/.*?\/dist\/src\//, "src/")
+        .replace(/^file:\/\/.*?\/bench\//, "bench/")}:${line + 1}`;
+const origin = (url) =>
+  /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1] ??
+  (/\/dist\/src\/(.+?)\.js$/.exec(url)?.[1]
+    ? `bot-host: src/${/\/dist\/src\/(.+?)\.js$/.exec(url)[1]}.ts`
+    : url.startsWith("node:")
+      ? `node:${url.slice(5)}`
+      : url || "(native)");
 
 for (const file of files) {
   const { head } = JSON.parse(readFileSync(file, "utf8"));
@@ -23,7 +34,10 @@ for (const file of files) {
       let up = parent;
       while (up && (up.node.callFrame.url === "" || up.node.callFrame.url.startsWith("node:")) && up.parent) up = up.parent;
       const self = `${functionName || "(anonymous)"} ${short(url, lineNumber)}`;
-      const key = (url === "" || url.startsWith("node:")) && up ? `${self} <- ${up.node.callFrame.functionName || "(anonymous)"} ${short(up.node.callFrame.url, up.node.callFrame.lineNumber)}` : self;
+      const key =
+        (url === "" || url.startsWith("node:")) && up
+          ? `${self} <- ${up.node.callFrame.functionName || "(anonymous)"} ${short(up.node.callFrame.url, up.node.callFrame.lineNumber)}`
+          : self;
       fns.set(key, (fns.get(key) ?? 0) + node.selfSize);
       const o = origin(url === "" && up ? up.node.callFrame.url : url);
       origins.set(o, (origins.get(o) ?? 0) + node.selfSize);

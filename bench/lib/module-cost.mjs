@@ -21,7 +21,7 @@ const BASE = ["grammy", "@grammyjs/runner"];
 /** bot-host's dependencies (package.json), less what the baseline loads anyway. */
 const DEPS = Object.keys(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dependencies).filter((d) => !BASE.includes(d));
 /** bot-host's own modules that `start` loads (they import every dependency above). */
-const OWN = ["host.js", "config/index.js", "logging/logger.js"].map((f) => join(ROOT, "dist/src", f));
+const OWN = ["host/host.js", "config/index.js", "logging/logger.js"].map((f) => join(ROOT, "dist/src", f));
 
 const PROBE = `
 const t0 = performance.now();
@@ -39,7 +39,10 @@ process.stdout.write(JSON.stringify({ ms, rss, young, rssGc: m.rss, heapGc: m.he
 function measure(specs) {
   const runs = [];
   for (let i = 0; i < RUNS; i++) {
-    const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", PROBE, JSON.stringify(specs)], { cwd: ROOT, encoding: "utf8" });
+    const r = spawnSync(process.execPath, ["--expose-gc", "--input-type=module", "-e", PROBE, JSON.stringify(specs)], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     if (r.status !== 0) throw new Error(`importing ${specs.join(", ")} failed: ${r.stderr}`);
     runs.push(JSON.parse(r.stdout));
   }
@@ -51,7 +54,13 @@ const base = measure(BASE);
 const deps = measure([...BASE, ...DEPS]);
 const all = measure([...BASE, ...DEPS, ...OWN]);
 const cols = (x) => [fmt(MB(x.rss)), fmt(MB(x.young)), fmt(MB(x.rssGc)), fmt(MB(x.heapGc)), fmt(x.ms, 0)];
-const diff = (a, b) => [fmt(MB(a.rss - b.rss)), fmt(MB(a.young - b.young)), fmt(MB(a.rssGc - b.rssGc)), fmt(MB(a.heapGc - b.heapGc)), fmt(a.ms - b.ms, 0)];
+const diff = (a, b) => [
+  fmt(MB(a.rss - b.rss)),
+  fmt(MB(a.young - b.young)),
+  fmt(MB(a.rssGc - b.rssGc)),
+  fmt(MB(a.heapGc - b.heapGc)),
+  fmt(a.ms - b.ms, 0),
+];
 const head = ["RSS (MB)", "young gen (MB)", "RSS after GC (MB)", "live heap (MB)", "import (ms)"];
 
 table("what is loaded", [
@@ -72,7 +81,10 @@ if (SWAPS.length > 0) {
   const swapRows = [["swap", ...head.map((h) => `saves ${h}`)]];
   for (const [name, spec] of SWAPS) {
     const without = DEPS.filter((x) => x !== name);
-    swapRows.push([`${name} -> ${spec}`, ...diff(measure([...BASE, ...without, name]), measure([...BASE, ...without, ...spec.split(",")]))]);
+    swapRows.push([
+      `${name} -> ${spec}`,
+      ...diff(measure([...BASE, ...without, name]), measure([...BASE, ...without, ...spec.split(",")])),
+    ]);
   }
   table("lighter entry points or libraries: the full dependency set with each swapped", swapRows);
 }

@@ -22,7 +22,10 @@ function origin(url, name) {
 
 /** A short file:line: the path inside node_modules, dist/src or the repo. */
 function place(url, line) {
-  const short = url.replace(/^file:\/\/.*?\/node_modules\//, "").replace(/^file:\/\/.*?\/dist\/src\//, "src/").replace(/^file:\/\/.*?\/bench\//, "bench/");
+  const short = url
+    .replace(/^file:\/\/.*?\/node_modules\//, "")
+    .replace(/^file:\/\/.*?\/dist\/src\//, "src/")
+    .replace(/^file:\/\/.*?\/bench\//, "bench/");
   return `${short}:${line + 1}`;
 }
 
@@ -43,7 +46,8 @@ for (const file of files) {
     const where = origin(url, name);
     // Natives (writev, writeUtf8String, ...) are named with their first caller outside Node's internals.
     let up = url === "" && !name.startsWith("(") ? parent.get(id) : undefined;
-    while (up !== undefined && (up.callFrame.url === "" || up.callFrame.url.startsWith("node:")) && parent.get(up.id)?.callFrame.url) up = parent.get(up.id);
+    while (up !== undefined && (up.callFrame.url === "" || up.callFrame.url.startsWith("node:")) && parent.get(up.id)?.callFrame.url)
+      up = parent.get(up.id);
     const caller = up?.callFrame;
     const key = caller
       ? `${name} <- ${caller.functionName || "(anonymous)"}  ${place(caller.url, caller.lineNumber)}`
@@ -56,7 +60,15 @@ for (const file of files) {
   const ms = (t) => `${(t / 1000).toFixed(0).padStart(7)} ms`;
   process.stdout.write(`\n${file}: ${(total / 1e6).toFixed(1)} s sampled, ${(busy / 1e6).toFixed(1)} s busy (percentages of busy time)\n`);
   process.stdout.write(`\n  self time by origin:\n`);
-  for (const [k, t] of [...origins].filter(([k]) => k !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, 15)) process.stdout.write(`  ${ms(t)} ${pct(t)}  ${k}\n`);
+  for (const [k, t] of [...origins]
+    .filter(([k]) => k !== "(idle)")
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 15))
+    process.stdout.write(`  ${ms(t)} ${pct(t)}  ${k}\n`);
   process.stdout.write(`\n  top ${TOP} functions by self time:\n`);
-  for (const [k, t] of [...fns].filter(([k]) => !k.startsWith("(idle)")).sort((a, b) => b[1] - a[1]).slice(0, TOP)) process.stdout.write(`  ${ms(t)} ${pct(t)}  ${k}\n`);
+  for (const [k, t] of [...fns]
+    .filter(([k]) => !k.startsWith("(idle)"))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, TOP))
+    process.stdout.write(`  ${ms(t)} ${pct(t)}  ${k}\n`);
 }

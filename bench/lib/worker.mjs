@@ -19,7 +19,11 @@ let inspector;
 if (heapProfile) {
   inspector = new Session();
   inspector.connect();
-  await inspector.post("HeapProfiler.startSampling", { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  await inspector.post("HeapProfiler.startSampling", {
+    samplingInterval: 4096,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
 }
 
 let peakRss = 0;
@@ -27,7 +31,7 @@ let peakAt = 0;
 let startedAt = 0;
 const sampler = setInterval(() => {
   const rss = process.memoryUsage.rss();
-  if (rss > peakRss) (peakRss = rss), (peakAt = performance.now());
+  if (rss > peakRss) ((peakRss = rss), (peakAt = performance.now()));
 }, 100);
 sampler.unref();
 
@@ -39,7 +43,7 @@ process.on("unhandledRejection", (err) => process.stderr.write(`[worker ${proces
 
 async function startHost(params) {
   const [{ Host }, { loadConfig }, { createLogger }, { pino }] = await Promise.all([
-    import("../../dist/src/host.js"),
+    import("../../dist/src/host/host.js"),
     import("../../dist/src/config/index.js"),
     import("../../dist/src/logging/logger.js"),
     import("pino"),
@@ -111,8 +115,19 @@ process.on("message", async (msg) => {
       const cpu = process.cpuUsage();
       const elu = performance.eventLoopUtilization();
       send({
-        type: "stats", id: msg.id, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, cpuUser: cpu.user, cpuSystem: cpu.system,
-        peakRss: Math.max(peakRss, m.rss), peakAtMs: peakAt - startedAt, eluIdle: elu.idle, eluActive: elu.active, spaces: spaces(),
+        type: "stats",
+        id: msg.id,
+        rss: m.rss,
+        heapUsed: m.heapUsed,
+        heapTotal: m.heapTotal,
+        external: m.external,
+        cpuUser: cpu.user,
+        cpuSystem: cpu.system,
+        peakRss: Math.max(peakRss, m.rss),
+        peakAtMs: peakAt - startedAt,
+        eluIdle: elu.idle,
+        eluActive: elu.active,
+        spaces: spaces(),
       });
       if (msg.resetPeak) peakRss = 0;
     } else if (msg.type === "stop") {

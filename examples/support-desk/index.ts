@@ -26,9 +26,7 @@ function pendingOf(ctx: HostContext): PendingAnswer | undefined {
 
 const app = new Composer<HostContext>();
 
-app.command("start", (ctx) =>
-  ctx.reply("Hello! Send /help followed by your question and the support team will answer here."),
-);
+app.command("start", (ctx) => ctx.reply("Hello! Send /help followed by your question and the support team will answer here."));
 
 app.command("help", async (ctx) => {
   const question = ctx.match.trim();
@@ -42,9 +40,7 @@ app.command("help", async (ctx) => {
     return;
   }
   const name = ctx.from?.first_name ?? "someone";
-  const keyboard = new InlineKeyboard()
-    .text("Answer", `answer:${ctx.chat.id}`)
-    .text("Delete", "delete");
+  const keyboard = new InlineKeyboard().text("Answer", `answer:${ctx.chat.id}`).text("Delete", "delete");
   for (const admin of admins) {
     await ctx.api.sendMessage(admin, `Help request from ${name} (chat ${ctx.chat.id}):\n${question}`, {
       reply_markup: keyboard,

@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { loadConfig, type Config } from "../config/index.js";
 import { createLogger } from "../logging/logger.js";
 import { ExitCodes } from "../errors.js";
-import { Host } from "../host.js";
-import { FakeBotApi } from "../testing/fake-bot-api.js";
-import { message } from "../testing/updates.js";
+import { Host } from "../host/host.js";
+import { LocalBotApi } from "../local-api/local-bot-api.js";
+import { message } from "../local-api/updates.js";
 import { reportError } from "./print.js";
 
 /** Options of `bot-host bench`. */
@@ -34,7 +34,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
   } catch (err) {
     return reportError(err);
   }
-  const fake = await FakeBotApi.start({ record: false });
+  const fake = await LocalBotApi.start({ record: false });
   const tokens = Array.from({ length: o.bots }, (_, i) => `${900_000 + i}:BENCH${randomBytes(16).toString("hex")}`);
   for (const t of tokens) fake.addBot(t);
   const config: Config = {
@@ -58,7 +58,14 @@ export async function runBench(o: BenchOptions): Promise<number> {
     leases: { ...user.leases, enabled: false },
     polling: { ...user.polling, timeout: 1 },
     limits: { ...user.limits, outgoing: { ...user.limits.outgoing, enabled: false } },
-    bots: tokens.map((token, i) => ({ id: `bench${i}`, token, enabled: true, mode: "polling" as const, allowed_updates: undefined, webhook_secret: undefined })),
+    bots: tokens.map((token, i) => ({
+      id: `bench${i}`,
+      token,
+      enabled: true,
+      mode: "polling" as const,
+      allowed_updates: undefined,
+      webhook_secret: undefined,
+    })),
   };
   const injectedAt = new Map<string, number>();
   const latencies: number[] = [];
@@ -81,7 +88,9 @@ export async function runBench(o: BenchOptions): Promise<number> {
     const t0 = performance.now();
     const perBot = Math.ceil(o.updates / o.bots);
     for (const [i, token] of tokens.entries()) {
-      const bodies = Array.from({ length: Math.min(perBot, o.updates - i * perBot) }, (_, k) => message(1 + ((i * perBot + k) % o.chats), `bench ${k}`));
+      const bodies = Array.from({ length: Math.min(perBot, o.updates - i * perBot) }, (_, k) =>
+        message(1 + ((i * perBot + k) % o.chats), `bench ${k}`),
+      );
       const now = performance.now();
       fake.injectMany(token, bodies).forEach((id) => injectedAt.set(`bench${i}:${id}`, now));
     }

@@ -21,7 +21,10 @@ export async function runCheck(opts: { config: string; online?: boolean }): Prom
   if (opts.online !== true) return ExitCodes.OK;
 
   // Only --online talks to the Bot API: grammY and the transport (undici) load here, not for every check.
-  const [{ Api, GrammyError }, { createSharedTransport }] = await Promise.all([import("grammy"), import("../transport/shared-transport.js")]);
+  const [{ Api, GrammyError }, { createSharedTransport }] = await Promise.all([
+    import("grammy"),
+    import("../transport/shared-transport.js"),
+  ]);
   const transport = createSharedTransport({ connections: Math.min(64, Math.max(1, enabled.length)) });
   try {
     const results = await Promise.all(

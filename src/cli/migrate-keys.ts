@@ -18,10 +18,15 @@ export async function runMigrateKeys(opts: { config: string; dryRun?: boolean })
     return ExitCodes.CONFIG;
   }
   if (config.redis.target.kind === "cluster") {
-    process.stderr.write(`${opts.config}: the key layout before hash tags was only used on one server; migrate there (redis.url), then move the data to the cluster\n`);
+    process.stderr.write(
+      `${opts.config}: the key layout before hash tags was only used on one server; migrate there (redis.url), then move the data to the cluster\n`,
+    );
     return ExitCodes.CONFIG;
   }
-  const [{ createRedisClient }, { migrateLegacyKeys }] = await Promise.all([import("../storage/redis-client.js"), import("../storage/legacy-keys.js")]);
+  const [{ createRedisClient }, { migrateLegacyKeys }] = await Promise.all([
+    import("../storage/redis-client.js"),
+    import("../storage/legacy-keys.js"),
+  ]);
   const redis = createRedisClient(config.redis, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on("error", () => undefined);
   try {
@@ -29,11 +34,15 @@ export async function runMigrateKeys(opts: { config: string; dryRun?: boolean })
     const ids = config.bots.map((b) => b.id);
     const report = await migrateLegacyKeys(redis, config.redis.key_prefix, ids, opts.dryRun === true);
     const verb = opts.dryRun === true ? "would move" : "moved";
-    process.stdout.write(`${verb} ${report.moved} key(s) of ${ids.length} bot(s) at ${redactUrl(config.redis.url)} to the current layout\n`);
+    process.stdout.write(
+      `${verb} ${report.moved} key(s) of ${ids.length} bot(s) at ${redactUrl(config.redis.url)} to the current layout\n`,
+    );
     for (const [oldKey, newKey] of report.conflicts) process.stdout.write(`  left ${oldKey}: ${newKey} already exists\n`);
     return report.conflicts.length > 0 ? ExitCodes.RUNTIME : ExitCodes.OK;
   } catch (err) {
-    process.stderr.write(`cannot migrate the keys at ${redactUrl(config.redis.url)}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `cannot migrate the keys at ${redactUrl(config.redis.url)}: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     return ExitCodes.RUNTIME;
   } finally {
     redis.disconnect();

@@ -24,7 +24,15 @@ export async function runReload(opts: { config: string }): Promise<number> {
   const target = host === "0.0.0.0" || host === "" ? "127.0.0.1" : host === "::" ? "[::1]" : host.includes(":") ? `[${host}]` : host;
   try {
     const res = await post(`http://${target}:${port}/-/reload`, 120_000);
-    const report = JSON.parse(res.body) as { ok?: boolean; issues?: string[]; added?: string[]; removed?: string[]; restarted?: string[]; unchanged?: string[]; needsRestart?: string[] };
+    const report = JSON.parse(res.body) as {
+      ok?: boolean;
+      issues?: string[];
+      added?: string[];
+      removed?: string[];
+      restarted?: string[];
+      unchanged?: string[];
+      needsRestart?: string[];
+    };
     if (res.status === 200) {
       const list = (xs: string[] | undefined): string => (xs === undefined || xs.length === 0 ? "none" : xs.join(", "));
       process.stdout.write(
@@ -36,7 +44,9 @@ export async function runReload(opts: { config: string }): Promise<number> {
     process.stderr.write(`the host rejected the config:\n${(report.issues ?? []).join("\n")}\n`);
     return ExitCodes.CONFIG;
   } catch (err) {
-    process.stderr.write(`cannot reach the host at http://${target}:${port}/-/reload (${err instanceof Error ? err.message : String(err)}); is it running?\n`);
+    process.stderr.write(
+      `cannot reach the host at http://${target}:${port}/-/reload (${err instanceof Error ? err.message : String(err)}); is it running?\n`,
+    );
     return ExitCodes.RUNTIME;
   }
 }

@@ -25,7 +25,7 @@ export async function runStart(opts: { config: string; logLevel?: LogLevel; pret
     return;
   }
   if (coordinator.isStopping) return;
-  const { Host } = await import("../host.js");
+  const { Host } = await import("../host/host.js");
   if (coordinator.isStopping) return;
   const host = new Host(config, logger, { configPath: opts.config });
   coordinator.watch(host);

@@ -122,7 +122,11 @@ export function parseConfig(text: string, o: ParseOptions): Config {
     message,
   });
   // A broken document has no reliable structure: checking its fields would only add noise.
-  if (doc.errors.length > 0) throw new ConfigError(o.file, doc.errors.map((e) => issue(e.linePos?.[0] ?? { line: 1, col: 1 }, "", syntaxMessage(e))));
+  if (doc.errors.length > 0)
+    throw new ConfigError(
+      o.file,
+      doc.errors.map((e) => issue(e.linePos?.[0] ?? { line: 1, col: 1 }, "", syntaxMessage(e))),
+    );
 
   const { data, positions, problems } = locate(doc, lines, o.env, coerceInterpolated);
   const issues: ConfigIssue[] = problems.map((p) => {
@@ -144,7 +148,13 @@ export function parseConfig(text: string, o: ParseOptions): Config {
       }
     }
   }
-  for (const found of [...duplicates(data, positions), ...webhookWithoutServer(data, positions), ...leasesWithoutRedis(data, positions), ...redisTargets(data, positions)]) issues.push(issue(found.at, found.path, found.message));
+  for (const found of [
+    ...duplicates(data, positions),
+    ...webhookWithoutServer(data, positions),
+    ...leasesWithoutRedis(data, positions),
+    ...redisTargets(data, positions),
+  ])
+    issues.push(issue(found.at, found.path, found.message));
   if (issues.length > 0 || !parsed.success) {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(o.file, issues);
@@ -182,7 +192,12 @@ function normalize(raw: RawConfig, baseDir: string): Config {
     redis: withRedis
       ? {
           target,
-          url: target.kind === "server" ? target.url : target.kind === "cluster" ? `redis-cluster://${target.nodes.join(",")}` : `redis-sentinel://${target.sentinels.join(",")}/${target.name}`,
+          url:
+            target.kind === "server"
+              ? target.url
+              : target.kind === "cluster"
+                ? `redis-cluster://${target.nodes.join(",")}`
+                : `redis-sentinel://${target.sentinels.join(",")}/${target.name}`,
           username: redis.username,
           password: redis.password,
           tls: redis.tls,
@@ -195,7 +210,12 @@ function normalize(raw: RawConfig, baseDir: string): Config {
     polling: { ...raw.polling },
     shutdown: { ...raw.shutdown },
     http: { listen: raw.http.listen, max_sockets: raw.http.max_sockets, advertise_url: raw.http.advertise_url },
-    webhook: { public_url: webhook.public_url, path_prefix: webhook.path_prefix, secret: webhook.secret, max_connections: webhook.max_connections },
+    webhook: {
+      public_url: webhook.public_url,
+      path_prefix: webhook.path_prefix,
+      secret: webhook.secret,
+      max_connections: webhook.max_connections,
+    },
     limits: { retry: { ...raw.limits.retry }, outgoing: { ...raw.limits.outgoing }, incoming: { ...raw.limits.incoming } },
     bots: raw.bots.map((b) => ({
       id: b.id,
@@ -226,7 +246,11 @@ function duplicates(data: unknown, positions: Map<string, FieldPosition>): Found
       if (first === undefined) ids.set(id, i);
       else {
         const line = positionOf(positions, ["bots", first, "id"]).line;
-        out.push({ at: positionOf(positions, ["bots", i, "id"]), path: `bots[${i}].id`, message: `duplicate id "${id}" (first used at line ${line})` });
+        out.push({
+          at: positionOf(positions, ["bots", i, "id"]),
+          path: `bots[${i}].id`,
+          message: `duplicate id "${id}" (first used at line ${line})`,
+        });
       }
     }
     if (typeof token === "string" && TOKEN_PATTERN.test(token)) {
@@ -234,7 +258,11 @@ function duplicates(data: unknown, positions: Map<string, FieldPosition>): Found
       if (first === undefined) tokens.set(token, i);
       else {
         const line = positionOf(positions, ["bots", first, "token"]).line;
-        out.push({ at: positionOf(positions, ["bots", i, "token"]), path: `bots[${i}].token`, message: `same token as bots[${first}] (first used at line ${line})` });
+        out.push({
+          at: positionOf(positions, ["bots", i, "token"]),
+          path: `bots[${i}].token`,
+          message: `same token as bots[${first}] (first used at line ${line})`,
+        });
       }
     }
   });
@@ -246,10 +274,18 @@ function webhookWithoutServer(data: unknown, positions: Map<string, FieldPositio
   if (valueAt(data, ["http", "listen"]) !== false) return [];
   const topMode = valueAt(data, ["mode"]) ?? "polling";
   const ids = botsOf(data).flatMap((b, i) =>
-    b.enabled === false || (b.mode ?? topMode) !== "webhook" ? [] : [typeof b.id === "string" && ID_PATTERN.test(b.id) ? b.id : `bots[${i}]`],
+    b.enabled === false || (b.mode ?? topMode) !== "webhook"
+      ? []
+      : [typeof b.id === "string" && ID_PATTERN.test(b.id) ? b.id : `bots[${i}]`],
   );
   if (ids.length === 0) return [];
-  return [{ at: positionOf(positions, ["http", "listen"]), path: "http.listen", message: `webhook mode needs the HTTP server, but it is off (bots in webhook mode: ${ids.join(", ")})` }];
+  return [
+    {
+      at: positionOf(positions, ["http", "listen"]),
+      path: "http.listen",
+      message: `webhook mode needs the HTTP server, but it is off (bots in webhook mode: ${ids.join(", ")})`,
+    },
+  ];
 }
 
 function redisTargetOf(redis: RawConfig["redis"]): RedisTarget | undefined {
@@ -275,11 +311,14 @@ function leasesWithoutRedis(data: unknown, positions: Map<string, FieldPosition>
   if (valueAt(data, ["leases", "enabled"]) !== true) return [];
   const target = (k: string): boolean => !["", null, undefined].includes(valueAt(data, ["redis", k]) as string | null | undefined);
   if (target("url") || target("cluster") || target("sentinel")) return [];
-  return [{
-    at: positionOf(positions, ["leases", "enabled"]),
-    path: "leases.enabled",
-    message: "sharing the bots between instances needs Redis: set redis.url (or redis.cluster or redis.sentinel), or remove leases.enabled to run every bot in this one process",
-  }];
+  return [
+    {
+      at: positionOf(positions, ["leases", "enabled"]),
+      path: "leases.enabled",
+      message:
+        "sharing the bots between instances needs Redis: set redis.url (or redis.cluster or redis.sentinel), or remove leases.enabled to run every bot in this one process",
+    },
+  ];
 }
 
 function deepFreeze<T>(value: T): T {

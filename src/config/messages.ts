@@ -50,7 +50,10 @@ function kindOf(value: unknown): string {
 // `limit: "5"` is a string in YAML; literal strings are not coerced (only interpolated ones are).
 function quotedHint(expected: string, value: unknown): string {
   if (typeof value !== "string") return "";
-  const fits = expected === "boolean" ? /^(true|false)$/.test(value) : (expected === "number" || expected === "int") && /^[-+]?\d+(\.\d+)?$/.test(value);
+  const fits =
+    expected === "boolean"
+      ? /^(true|false)$/.test(value)
+      : (expected === "number" || expected === "int") && /^[-+]?\d+(\.\d+)?$/.test(value);
   return fits ? " (remove the quotes)" : "";
 }
 
@@ -68,7 +71,9 @@ function messageOf(zi: z.core.$ZodIssue, value: unknown): string {
       const guess = typeof value === "string" ? suggest(value, allowed) : undefined;
       if (guess === undefined) return `must be one of: ${allowed.join(", ")}`;
       // A long list (update types) buries the likely fix; a short one (modes) reads well in full.
-      return allowed.length > 6 ? `unknown value (did you mean "${guess}"?)` : `must be one of: ${allowed.join(", ")} (did you mean "${guess}"?)`;
+      return allowed.length > 6
+        ? `unknown value (did you mean "${guess}"?)`
+        : `must be one of: ${allowed.join(", ")} (did you mean "${guess}"?)`;
     }
     default:
       return zi.message;

@@ -49,12 +49,7 @@ export function formatPath(path: Path): string {
  * Converts a YAML document to plain data, interpolating `${VAR}` in every string scalar, and records where
  * each field stands so that validation problems can name their line and column.
  */
-export function locate(
-  doc: Document,
-  lines: LineCounter,
-  env: Readonly<Record<string, string | undefined>>,
-  coerce: Coerce,
-): Located {
+export function locate(doc: Document, lines: LineCounter, env: Readonly<Record<string, string | undefined>>, coerce: Coerce): Located {
   const positions = new Map<string, FieldPosition>();
   const problems: LocateProblem[] = [];
   const at = (node: Node | null | undefined): Position => {

@@ -11,15 +11,36 @@ z.config({ jitless: true });
 
 /** Update types Telegram knows (for `allowed_updates`). */
 export const UPDATE_TYPES = [
-  "message", "edited_message", "channel_post", "edited_channel_post", "business_connection", "business_message",
-  "edited_business_message", "deleted_business_messages", "message_reaction", "message_reaction_count",
-  "inline_query", "chosen_inline_result", "callback_query", "shipping_query", "pre_checkout_query",
-  "purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_member", "chat_join_request",
-  "chat_boost", "removed_chat_boost",
+  "message",
+  "edited_message",
+  "channel_post",
+  "edited_channel_post",
+  "business_connection",
+  "business_message",
+  "edited_business_message",
+  "deleted_business_messages",
+  "message_reaction",
+  "message_reaction_count",
+  "inline_query",
+  "chosen_inline_result",
+  "callback_query",
+  "shipping_query",
+  "pre_checkout_query",
+  "purchased_paid_media",
+  "poll",
+  "poll_answer",
+  "my_chat_member",
+  "chat_member",
+  "chat_join_request",
+  "chat_boost",
+  "removed_chat_boost",
 ] as const;
 
 /** The message for a token that does not have the Bot API shape; it never shows the value. */
 export const MALFORMED_TOKEN = 'malformed token: expected "<digits>:<30+ letters, digits, _ or ->" like 123456:ABC...';
+
+/** The prefix of every Redis key when bots.yaml names none. */
+export const DEFAULT_KEY_PREFIX = "bot-host:";
 
 /** A bot id: used in logs, metrics and URLs. */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -51,14 +72,15 @@ function urlProblem(value: string, protocols: readonly string[], what: string): 
   return undefined;
 }
 
-const httpUrl = checked((v) => urlProblem(v, ["http:", "https:"], "an http:// or https:// URL") ?? (v.endsWith("/") ? "remove the trailing /" : undefined));
+const httpUrl = checked(
+  (v) => urlProblem(v, ["http:", "https:"], "an http:// or https:// URL") ?? (v.endsWith("/") ? "remove the trailing /" : undefined),
+);
 
 const redisUrl = checked((v) =>
   v === "" ? undefined : urlProblem(v, ["redis:", "rediss:"], "a redis:// or rediss:// URL (or empty for no Redis)"),
 );
 
-const listen = z
-  .union([z.literal(false), checked(listenProblem)], { error: "must be host:port (e.g. 0.0.0.0:8080) or false" });
+const listen = z.union([z.literal(false), checked(listenProblem)], { error: "must be host:port (e.g. 0.0.0.0:8080) or false" });
 
 function listenProblem(v: string): string | undefined {
   const m = /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):(\d{1,5})$/.exec(v);
@@ -72,7 +94,11 @@ const pathPrefix = checked((v) => {
   return /^[A-Za-z0-9_.~/-]+$/.test(v) ? undefined : "may only contain letters, digits, /, _, -, . and ~";
 });
 
-const hostPort = checked((v) => (/^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(v) && Number(v.slice(v.lastIndexOf(":") + 1)) <= 65_535 ? undefined : "must be host:port"));
+const hostPort = checked((v) =>
+  /^(?:\[[0-9A-Fa-f:.]+\]|[^\s:[\]]+):\d{1,5}$/.test(v) && Number(v.slice(v.lastIndexOf(":") + 1)) <= 65_535
+    ? undefined
+    : "must be host:port",
+);
 const sentinelShape = {
   sentinels: z.array(hostPort).min(1, { message: "must list at least one sentinel as host:port" }),
   name: z.string().min(1, { message: "must name the master the sentinels watch" }),
@@ -85,7 +111,7 @@ const redisShape = {
   password: emptyAsAbsent(z.string()),
   tls: z.boolean().default(false),
   min_replicas: int(0, 16).default(0),
-  key_prefix: z.string().default("bot-host:"),
+  key_prefix: z.string().default(DEFAULT_KEY_PREFIX),
   session_ttl: int(0).default(0),
 };
 const leasesShape = {
@@ -199,7 +225,8 @@ export function scalarKindsAt(path: Path): ScalarKinds {
 }
 
 function collectKinds(schema: Zod.ZodType, path: Path, kinds: ScalarKinds): void {
-  if (schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault || schema instanceof z.ZodOptional) return collectKinds(schema.unwrap() as Zod.ZodType, path, kinds);
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodPrefault || schema instanceof z.ZodOptional)
+    return collectKinds(schema.unwrap() as Zod.ZodType, path, kinds);
   if (schema instanceof z.ZodPipe) return collectKinds(schema.out as Zod.ZodType, path, kinds);
   if (schema instanceof z.ZodUnion) {
     for (const option of schema.options as readonly Zod.ZodType[]) collectKinds(option, path, kinds);

@@ -8,5 +8,7 @@ import { createHmac } from "node:crypto";
  */
 export function webhookSecretFor(bot: { id: string; token: string; webhook_secret?: string }, serverSecret: string | undefined): string {
   if (bot.webhook_secret !== undefined) return bot.webhook_secret;
-  return createHmac("sha256", serverSecret ?? bot.token).update(`bot-host:webhook:${bot.id}`).digest("base64url");
+  return createHmac("sha256", serverSecret ?? bot.token)
+    .update(`bot-host:webhook:${bot.id}`)
+    .digest("base64url");
 }

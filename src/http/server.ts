@@ -3,22 +3,11 @@ import type { AddressInfo } from "node:net";
 import type { Logger } from "../logging/logger.js";
 import type { Component } from "../lifecycle/component.js";
 import type { HostMetrics } from "./metrics.js";
-import type { StoreHealth } from "../storage/state-store.js";
+import { readinessOf, type HostStatus } from "./readiness.js";
 import { parseListen } from "../config/listen.js";
 
 /** A route handler for requests under the webhook prefix. */
 export type WebhookHandler = (req: IncomingMessage, res: ServerResponse, botId: string) => void;
-
-/** Readiness as `/readyz` reports it. */
-export interface Readiness {
-  ready: boolean;
-  draining: boolean;
-  /** The state store (`redis` or `memory`): whether it takes writes, and why not. */
-  store: StoreHealth & { name: string };
-  bots: Record<string, { state: string; reason?: string }>;
-  /** With leases: this instance, the bots it owns and those other instances own (standby here). */
-  leases?: { instance: string; owned: string[]; standby: string[] };
-}
 
 /** Options of {@link HttpServer}. */
 export interface HttpServerOptions {
@@ -26,7 +15,8 @@ export interface HttpServerOptions {
   listen: string;
   logger: Logger;
   metrics: HostMetrics;
-  readiness: () => Readiness;
+  /** The host's status, for `/readyz`. */
+  status: () => HostStatus;
   /** Path prefix of webhook routes (`/telegram` -> `/telegram/<botId>`). */
   webhookPrefix: string;
   webhook?: WebhookHandler;
@@ -118,7 +108,7 @@ export class HttpServer implements Component {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (path === "/healthz") return this.json(res, 200, { status: "ok" });
     if (path === "/readyz") {
-      const r = this.o.readiness();
+      const r = readinessOf(this.o.status());
       return this.json(res, r.ready ? 200 : 503, r);
     }
     if (path === "/metrics") {

@@ -40,7 +40,10 @@ export function forwardingTarget(botId: string, secret: string, o: WebhookForwar
         await res.arrayBuffer();
         return res.status === 200 ? "handled" : "unavailable";
       } catch (err) {
-        log.warn({ err, owner: base, update_id: update.update_id }, "could not pass a webhook request to the bot's owner; answered 503, Telegram delivers it again");
+        log.warn(
+          { err, owner: base, update_id: update.update_id },
+          "could not pass a webhook request to the bot's owner; answered 503, Telegram delivers it again",
+        );
         return "unavailable";
       }
     },
@@ -56,7 +59,9 @@ export function advertisedUrl(bound: { host: string; port: number } | undefined,
   if (bound === undefined) return undefined;
   let host = bound.host;
   if (host === "0.0.0.0" || host === "::" || host === "") {
-    const external = Object.values(networkInterfaces()).flat().find((i) => i !== undefined && i.family === "IPv4" && !i.internal);
+    const external = Object.values(networkInterfaces())
+      .flat()
+      .find((i) => i !== undefined && i.family === "IPv4" && !i.internal);
     host = external?.address ?? "127.0.0.1";
   }
   return `http://${host.includes(":") ? `[${host}]` : host}:${bound.port}`;

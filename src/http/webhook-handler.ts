@@ -34,7 +34,10 @@ const RETRY_AFTER_SECONDS = "1";
 
 function reply(res: ServerResponse, status: number, body: string): void {
   if (res.headersSent || res.destroyed) return;
-  const headers: Record<string, string | number> = { "content-type": "text/plain; charset=utf-8", "content-length": Buffer.byteLength(body) };
+  const headers: Record<string, string | number> = {
+    "content-type": "text/plain; charset=utf-8",
+    "content-length": Buffer.byteLength(body),
+  };
   if (status === 503) headers["retry-after"] = RETRY_AFTER_SECONDS;
   res.writeHead(status, headers);
   res.end(body);

@@ -30,7 +30,9 @@ export class ConfigWatcher implements Component {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.o.onChange(), this.o.debounceMs ?? 300);
     });
-    this.watcher.on("error", (err) => this.o.logger.warn({ err, component: "config-watcher" }, "config file watch failed; SIGHUP and `bot-host reload` still work"));
+    this.watcher.on("error", (err) =>
+      this.o.logger.warn({ err, component: "config-watcher" }, "config file watch failed; SIGHUP and `bot-host reload` still work"),
+    );
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { hostname } from "node:os";
-import type { BotConfig } from "../config/index.js";
+import type { BotSettings } from "../config/settings.js";
 import { ErrorCodes } from "../errors.js";
 import type { Logger } from "../logging/logger.js";
 import type { LeaseEvent, LeaseStore } from "../storage/lease-store.js";
@@ -12,8 +12,8 @@ import type { BotSet } from "./reload.js";
 export interface OwnershipOptions {
   leases: LeaseStore;
   registry: BotRegistry;
-  /** The bots this instance may own (enabled, leased), as in the config now in force. */
-  wanted: () => readonly BotConfig[];
+  /** The bots this instance may own (every enabled bot), as in the settings now in force. */
+  wanted: () => readonly BotSettings[];
   ttlMs: number;
   /** Share the bots evenly between the live instances (else each takes what is free). */
   balance: boolean;
@@ -83,7 +83,7 @@ export class Ownership implements BotSet {
   /** Whether this instance runs every leased bot, all of them running. */
   private runsAll(): boolean {
     const wanted = this.o.wanted();
-    return wanted.length > 0 && wanted.every((b) => this.owned.has(b.id) && this.o.registry.get(b.id)?.state === "running");
+    return wanted.length > 0 && wanted.every((b) => this.owned.has(b.id) && this.o.registry.get(b.id)?.running === true);
   }
 
   /** The bots this instance owns now (being handed over included). */
@@ -98,7 +98,10 @@ export class Ownership implements BotSet {
 
   /** The leased bots owned by other instances (or by nobody, for a moment). */
   standbyIds(): string[] {
-    return this.o.wanted().map((b) => b.id).filter((id) => !this.owned.has(id));
+    return this.o
+      .wanted()
+      .map((b) => b.id)
+      .filter((id) => !this.owned.has(id));
   }
 
   private onEvent(e: LeaseEvent): void {
@@ -167,9 +170,9 @@ export class Ownership implements BotSet {
       }),
     );
     for (const [id, b] of this.owned) if (!b.lost && performance.now() > b.validUntil) this.lose(id, b, "not renewed in time");
-    for (const r of this.o.registry.all()) {
-      const b = this.owned.get(r.id);
-      if (b !== undefined && r.state === "failed" && r.reason === ErrorCodes.LEASE_LOST) this.lose(r.id, b, "lost while running");
+    for (const s of this.o.registry.statuses()) {
+      const b = this.owned.get(s.id);
+      if (b !== undefined && s.state === "failed" && s.problem?.code === ErrorCodes.LEASE_LOST) this.lose(s.id, b, "lost while running");
     }
   }
 
@@ -179,7 +182,7 @@ export class Ownership implements BotSet {
   }
 
   /** Tries to take up to `room` free leases; returns the soonest expiry (ms) of a lease another instance holds. */
-  private async take(wanted: readonly BotConfig[], room: number): Promise<number | undefined> {
+  private async take(wanted: readonly BotSettings[], room: number): Promise<number | undefined> {
     let soonest: number | undefined;
     // Rendezvous order: every instance prefers a different part of the bots, so they rarely race for one.
     const candidates = wanted.filter((b) => !this.owned.has(b.id)).sort((a, b) => this.rank(b.id).localeCompare(this.rank(a.id)));
@@ -206,7 +209,7 @@ export class Ownership implements BotSet {
     return createHash("sha1").update(`${this.instanceId}\n${botId}`).digest("hex");
   }
 
-  private own(bot: BotConfig, token: string, acquiredAt: number): void {
+  private own(bot: BotSettings, token: string, acquiredAt: number): void {
     const entry: Owned = { token, validUntil: acquiredAt + this.validity(), lost: false };
     this.owned.set(bot.id, entry);
     const runner = this.o.registry.add(bot, { token, valid: () => !entry.lost && performance.now() < entry.validUntil });
@@ -229,7 +232,10 @@ export class Ownership implements BotSet {
     this.owned.delete(id);
     this.o.registry.drop(id);
     this.o.observer.leaseEvent(id, "expired");
-    this.log.warn({ bot: id, code: ErrorCodes.LEASE_LOST, why }, `lost the lease of this bot (${why}); stopped it here without confirming anything, its updates are the new owner's`);
+    this.log.warn(
+      { bot: id, code: ErrorCodes.LEASE_LOST, why },
+      `lost the lease of this bot (${why}); stopped it here without confirming anything, its updates are the new owner's`,
+    );
     this.schedule(0);
   }
 
@@ -255,7 +261,10 @@ export class Ownership implements BotSet {
         });
         this.owned.delete(id);
         this.o.observer.leaseEvent(id, "released");
-        this.log.info({ bot: id, cut_updates: cut, released, ms: Math.round(performance.now() - t0) }, "handed this bot over: drained, offset confirmed, lease released");
+        this.log.info(
+          { bot: id, cut_updates: cut, released, ms: Math.round(performance.now() - t0) },
+          "handed this bot over: drained, offset confirmed, lease released",
+        );
       }
       this.schedule(0);
     })();
@@ -291,7 +300,9 @@ export class Ownership implements BotSet {
   async leave(): Promise<void> {
     this.leaving = true;
     if (!this.o.healthy()) return;
-    await this.o.leases.leave().catch((err: unknown) => this.log.warn({ err }, "could not leave the live instances; they see this one gone after the TTL"));
+    await this.o.leases
+      .leave()
+      .catch((err: unknown) => this.log.warn({ err }, "could not leave the live instances; they see this one gone after the TTL"));
   }
 
   /**

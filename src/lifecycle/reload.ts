@@ -1,6 +1,7 @@
-import { loadConfig, type BotConfig, type Config } from "../config/index.js";
+import { loadConfig } from "../config/index.js";
 import { ConfigError, formatIssue } from "../config/errors.js";
-import { diffConfig } from "../config/diff.js";
+import { planReload } from "../config/diff.js";
+import type { BotSettings, HostSettings } from "../config/settings.js";
 import type { Logger } from "../logging/logger.js";
 
 /**
@@ -11,7 +12,7 @@ export interface BotSet {
   /** Stops one bot alone (drained within `drainTimeoutMs`, offset confirmed); resolves with the updates cut. */
   remove(id: string, drainTimeoutMs: number): Promise<number>;
   /** Starts (or offers, with leases) the given bots of the new config; resolves with those not running here. */
-  startAll(bots: readonly BotConfig[], cancelled: () => boolean): Promise<string[]>;
+  startAll(bots: readonly BotSettings[], cancelled: () => boolean): Promise<string[]>;
 }
 
 /** The outcome of one reload. */
@@ -34,13 +35,17 @@ export interface ReloadReport {
 export interface ReloadOptions {
   trigger: string;
   path: string;
-  running: Config;
-  registry: BotSet;
-  drainTimeoutMs: number;
+  running: HostSettings;
+  bots: BotSet;
   cancelled: () => boolean;
   logger: Logger;
-  /** Records the config now in force. */
-  apply: (config: Config) => void;
+  /** Records the settings now in force. */
+  apply: (settings: HostSettings) => void;
+}
+
+/** The report of a reload that did not run (the host is not started yet, or stopping, or has no config file). */
+export function skippedReload(trigger: string): ReloadReport {
+  return { trigger, ok: false, skipped: true, issues: [], added: [], removed: [], restarted: [], unchanged: [], needsRestart: [] };
 }
 
 /**
@@ -50,19 +55,20 @@ export interface ReloadOptions {
  */
 export async function reloadBots(o: ReloadOptions): Promise<ReloadReport> {
   const empty = { added: [], removed: [], restarted: [], unchanged: [], needsRestart: [] };
-  let next: Config;
+  let plan: ReturnType<typeof planReload>;
   try {
-    next = await loadConfig(o.path);
+    plan = planReload(o.running, await loadConfig(o.path));
   } catch (err) {
     const issues = err instanceof ConfigError ? err.issues.map(formatIssue) : [err instanceof Error ? err.message : String(err)];
     o.logger.error({ trigger: o.trigger, issues }, `config reload rejected, still running the previous config:\n${issues.join("\n")}`);
     return { trigger: o.trigger, ok: false, issues, ...empty };
   }
-  const diff = diffConfig(o.running, next);
+  const { diff } = plan;
   const restarted = diff.changed.map((b) => b.id);
-  await Promise.all([...diff.removed, ...restarted].map((id) => o.registry.remove(id, o.drainTimeoutMs)));
-  o.apply(Object.freeze({ ...o.running, bots: next.bots }));
-  const notRunning = await o.registry.startAll([...diff.added, ...diff.changed], o.cancelled);
+  const drainTimeoutMs = o.running.shutdown.drainTimeoutMs;
+  await Promise.all([...diff.removed, ...restarted].map((id) => o.bots.remove(id, drainTimeoutMs)));
+  o.apply(plan.settings);
+  const notRunning = await o.bots.startAll([...diff.added, ...diff.changed], o.cancelled);
   const report: ReloadReport = {
     trigger: o.trigger,
     ok: true,

@@ -111,12 +111,20 @@ export class ShutdownCoordinator {
   private handle(signal: Signal): void {
     if (this.stopping) {
       const cut = this.target?.cutReport() ?? { total: 0, bots: [] };
-      this.error({ signal, cut_updates: cut.total, cut: cut.bots }, `second ${signal}: exiting now; ${cut.total} update(s) cut off, the next start handles them`);
+      this.error(
+        { signal, cut_updates: cut.total, cut: cut.bots },
+        `second ${signal}: exiting now; ${cut.total} update(s) cut off, the next start handles them`,
+      );
       this.finish(signal === "SIGINT" ? ExitCodes.SIGINT : ExitCodes.SIGTERM);
       return;
     }
     this.stopping = true;
-    this.info({ signal }, this.target === undefined ? `received ${signal} while starting: nothing runs yet, exiting` : `received ${signal}: draining (send it again to exit at once)`);
+    this.info(
+      { signal },
+      this.target === undefined
+        ? `received ${signal} while starting: nothing runs yet, exiting`
+        : `received ${signal}: draining (send it again to exit at once)`,
+    );
     void this.runStop(ExitCodes.OK);
   }
 

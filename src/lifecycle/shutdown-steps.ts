@@ -9,7 +9,10 @@ export interface CutReport {
 
 /** Raised by a stop when the drain did not finish within `shutdown.drain_timeout`. */
 export class DrainTimeoutError extends BotHostError {
-  constructor(readonly cut: CutReport, seconds: number) {
+  constructor(
+    readonly cut: CutReport,
+    seconds: number,
+  ) {
     super(
       ErrorCodes.DRAIN_TIMEOUT,
       `drain did not finish within shutdown.drain_timeout (${seconds} s); ${cut.total} update(s) cut off, the next start handles them`,
@@ -45,7 +48,10 @@ export class ShutdownSteps {
       this.log.info({ step: n, ms: Math.round(performance.now() - t0), ...fields }, `shutdown step ${n}/${this.total}: ${done}`);
     } catch (err) {
       this.failed.push(`${n}/${this.total} ${doing}`);
-      this.log.error({ step: n, ms: Math.round(performance.now() - t0), err, failed: true }, `shutdown step ${n}/${this.total} failed: ${doing}`);
+      this.log.error(
+        { step: n, ms: Math.round(performance.now() - t0), err, failed: true },
+        `shutdown step ${n}/${this.total} failed: ${doing}`,
+      );
     }
   }
 

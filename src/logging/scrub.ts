@@ -17,4 +17,3 @@ export function scrubValue(value: unknown, depth = 0): unknown {
   for (const [k, v] of Object.entries(value)) out[k] = scrubValue(v, depth + 1);
   return out;
 }
-

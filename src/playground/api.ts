@@ -81,7 +81,14 @@ export async function handleApi(s: Session, method: string, path: string, q: URL
       case "send": {
         const replyTo = (body as { reply_to?: unknown }).reply_to;
         const opts = isId(replyTo) ? { replyTo } : {};
-        return ok(world.send(field(body, "user", isId, "a user id"), field(body, "chat", isText, "a chat key"), field(body, "text", isText, "a text of 1..4096 characters"), opts));
+        return ok(
+          world.send(
+            field(body, "user", isId, "a user id"),
+            field(body, "chat", isText, "a chat key"),
+            field(body, "text", isText, "a text of 1..4096 characters"),
+            opts,
+          ),
+        );
       }
       case "press": {
         const id = world.press(

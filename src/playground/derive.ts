@@ -122,7 +122,11 @@ export function deriveConfig(file: UserFile, apiRoot: string, state: StateChoice
   const admins = adminIds(file.config, doc, notes);
   const childEnv = withTokens(env, file.tokenVars);
   const text = doc.toString();
-  const config = parseConfig(text, { file: `${file.path} (as the playground runs it)`, baseDir: dirname(resolve(file.path)), env: childEnv });
+  const config = parseConfig(text, {
+    file: `${file.path} (as the playground runs it)`,
+    baseDir: dirname(resolve(file.path)),
+    env: childEnv,
+  });
   return { text, config, env: childEnv, notes, admins };
 }
 

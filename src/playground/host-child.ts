@@ -125,7 +125,8 @@ export class HostChild extends EventEmitter<{ status: [HostStatus]; line: [HostL
     child.once("exit", () => process.off("exit", orphaned));
     this.exited = new Promise((resolve) =>
       child.once("exit", (code, signal) => {
-        if (this.child === child) this.update({ state: "exited", pid: undefined, port: undefined, lastExit: signal ?? `exit code ${code}` });
+        if (this.child === child)
+          this.update({ state: "exited", pid: undefined, port: undefined, lastExit: signal ?? `exit code ${code}` });
         resolve();
       }),
     );
@@ -144,7 +145,8 @@ export class HostChild extends EventEmitter<{ status: [HostStatus]; line: [HostL
       line = { msg: raw, level: 50, time: Date.now() };
     }
     if (line.msg === "HTTP server listening" && typeof line.port === "number") this.update({ port: line.port });
-    if (typeof line.msg === "string" && /bots are up$/.test(line.msg) && this.current.state === "starting") this.update({ state: "running" });
+    if (typeof line.msg === "string" && /bots are up$/.test(line.msg) && this.current.state === "starting")
+      this.update({ state: "running" });
     push(this.lines, line, KEEP_LINES);
     if (typeof line.bot === "string") {
       let list = this.byBot.get(line.bot);

@@ -2,8 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../logging/logger.js";
-import { redactUrl } from "../config/index.js";
-import { FakeBotApi } from "../testing/fake-bot-api.js";
+import { DEFAULT_KEY_PREFIX, redactUrl } from "../config/index.js";
+import { LocalBotApi } from "../local-api/local-bot-api.js";
 import { deriveConfig, readUserFile, type Derived, type PlaygroundBot, type StateChoice } from "./derive.js";
 import { HostChild } from "./host-child.js";
 import { StateInspector } from "./inspect.js";
@@ -48,7 +48,7 @@ export class Playground {
     };
     try {
       const file = await readUserFile(o.config, o.env);
-      const fake = await FakeBotApi.start();
+      const fake = await LocalBotApi.start();
       cleanup.push(() => fake.stop());
       const bots = file.bots.map((b) => view(b));
       for (const b of file.bots) if (b.enabled) fake.addBot(b.token, { first_name: titleCase(b.id), username: usernameOf(b.id) });
@@ -109,17 +109,22 @@ function view(b: PlaygroundBot): BotView {
   return { id: b.id, enabled: b.enabled, telegramId: b.telegramId, name: titleCase(b.id), username: usernameOf(b.id) };
 }
 
-async function chooseState(redis: { target: { kind: string }; url: string; key_prefix: string } | undefined): Promise<{ state: StateChoice; ownRedis?: OwnRedis; note: string }> {
+async function chooseState(
+  redis: { target: { kind: string }; url: string; key_prefix: string } | undefined,
+): Promise<{ state: StateChoice; ownRedis?: OwnRedis; note: string }> {
   // A cluster or Sentinel is left alone: the playground's own redis-server is enough to show the bots.
   if (redis !== undefined && redis.target.kind === "server") {
     // Its own prefix: the playground's bots share ids with the real ones, whose journal and offsets must stay apart.
     const keyPrefix = `${redis.key_prefix}playground:`;
-    return { state: { kind: "redis", url: redis.url, keyPrefix }, note: `state: the config's Redis ${redactUrl(redis.url)}, under ${keyPrefix}` };
+    return {
+      state: { kind: "redis", url: redis.url, keyPrefix },
+      note: `state: the config's Redis ${redactUrl(redis.url)}, under ${keyPrefix}`,
+    };
   }
   if (hasRedisServer()) {
     const own = await startOwnRedis();
     return {
-      state: { kind: "redis", url: own.url, keyPrefix: "bot-host:" },
+      state: { kind: "redis", url: own.url, keyPrefix: DEFAULT_KEY_PREFIX },
       ownRedis: own,
       note: `state: a redis-server of this session (${own.url}, nothing saved to disk), so conversations survive restarts and kills`,
     };
@@ -130,7 +135,14 @@ async function chooseState(redis: { target: { kind: string }; url: string; key_p
   };
 }
 
-const LEVELS: Record<number, "trace" | "debug" | "info" | "warn" | "error" | "fatal"> = { 10: "trace", 20: "debug", 30: "info", 40: "warn", 50: "error", 60: "fatal" };
+const LEVELS: Record<number, "trace" | "debug" | "info" | "warn" | "error" | "fatal"> = {
+  10: "trace",
+  20: "debug",
+  30: "info",
+  40: "warn",
+  50: "error",
+  60: "fatal",
+};
 
 /** Writes a host line to the playground's log, marked as the host's. */
 function relay(log: Logger, line: Record<string, unknown>): void {

@@ -87,7 +87,8 @@ export class PlaygroundServer {
     if (req.method !== "GET" && req.method !== "HEAD") return reply(res, { status: 405, body: { error: "method not allowed" } });
     const name = path === "/playground/" ? "index.html" : path.slice("/playground/".length);
     const type = TYPES[name];
-    if (!path.startsWith("/playground/") || type === undefined || ASSETS === undefined) return reply(res, { status: 404, body: { error: "not found" } });
+    if (!path.startsWith("/playground/") || type === undefined || ASSETS === undefined)
+      return reply(res, { status: 404, body: { error: "not found" } });
     const data = await readFile(`${ASSETS}${name}`);
     res.writeHead(200, { "content-type": type, "content-length": data.length, "cache-control": "no-cache" });
     res.end(req.method === "HEAD" ? undefined : data);
@@ -122,7 +123,11 @@ export class PlaygroundServer {
 
 function reply(res: ServerResponse, r: ApiReply): void {
   const text = JSON.stringify(r.body);
-  res.writeHead(r.status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), "cache-control": "no-store" });
+  res.writeHead(r.status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+  });
   res.end(text);
 }
 

@@ -1,4 +1,4 @@
-import type { FakeBotApi } from "../testing/fake-bot-api.js";
+import type { LocalBotApi } from "../local-api/local-bot-api.js";
 import type { HostChild } from "./host-child.js";
 import type { StateInspector } from "./inspect.js";
 
@@ -14,7 +14,7 @@ export interface BotView {
 
 /** Everything a playground session runs, for the page's server. */
 export interface Session {
-  readonly fake: FakeBotApi;
+  readonly fake: LocalBotApi;
   readonly host: HostChild;
   readonly inspector: StateInspector;
   readonly bots: readonly BotView[];

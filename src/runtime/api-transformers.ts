@@ -10,7 +10,7 @@ export interface ApiTransformerOptions {
   botId: string;
   observer: RuntimeObserver;
   log: Logger;
-  retry: { maxAttempts: number; maxDelayMs: number };
+  retry: { readonly maxAttempts: number; readonly maxDelayMs: number };
   /** Telegram's outgoing limits, or undefined to send unthrottled. */
   outgoing: ThrottleLimits | undefined;
   /** When set, the bot's overall limit is kept in Redis, shared by every process. */
@@ -48,14 +48,15 @@ export function installApiTransformers(api: Api, o: ApiTransformerOptions): Thro
             log.warn({ method, reason, wait_ms: waitMs, attempt }, `Bot API ${method} answered ${reason}; retrying`);
           },
           onGiveUp: ({ method, reason, attempts }) =>
-            log.error({ method, reason, attempts }, `Bot API ${method} still failing (${reason}) after ${attempts} attempts; giving up on this call`),
+            log.error(
+              { method, reason, attempts },
+              `Bot API ${method} still failing (${reason}) after ${attempts} attempts; giving up on this call`,
+            ),
         })
       : undefined;
   const waits = new FloodWaits();
   const throttled = o.outgoing !== undefined;
-  api.config.use(
-    createRetryTransformer({ policy, maxDelayMs: o.retry.maxDelayMs, waits, ...(throttled ? { skip: isThrottled } : {}) }),
-  );
+  api.config.use(createRetryTransformer({ policy, maxDelayMs: o.retry.maxDelayMs, waits, ...(throttled ? { skip: isThrottled } : {}) }));
   if (o.outgoing === undefined) return undefined;
   const throttle = createThrottle({
     ...o.outgoing,

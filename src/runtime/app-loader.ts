@@ -1,5 +1,5 @@
 import { pathToFileURL } from "node:url";
-import { Composer, type Middleware } from "grammy";
+import { Composer, type Middleware, type MiddlewareFn } from "grammy";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import type { HostContext } from "./context.js";
 
@@ -21,8 +21,32 @@ export async function loadApp(path: string): Promise<Middleware<HostContext>> {
   if (typeof app === "object" && app !== null && typeof (app as { middleware?: unknown }).middleware === "function") {
     return app as Middleware<HostContext>;
   }
-  throw new BotHostError(
-    ErrorCodes.APP_INVALID,
-    `the app module ${path} must default-export a grammY Composer or a middleware function`,
-  );
+  throw new BotHostError(ErrorCodes.APP_INVALID, `the app module ${path} must default-export a grammY Composer or a middleware function`);
+}
+
+/**
+ * The app module as a part of the host: built before the module is loaded, so the shared pipeline can be
+ * assembled around it up front; {@link start} loads it. No update reaches {@link middleware} before that: the
+ * bots start after the app.
+ */
+export class AppModule {
+  readonly name = "app";
+  private loaded: MiddlewareFn<HostContext> | undefined;
+
+  constructor(private readonly path: string) {}
+
+  /** Loads the module (see {@link loadApp}). */
+  async start(): Promise<void> {
+    const app = await loadApp(this.path);
+    this.loaded = typeof app === "function" ? app : app.middleware();
+  }
+
+  /** Nothing to release: the module stays loaded for the life of the process. */
+  async stop(): Promise<void> {}
+
+  /** The app's middleware. */
+  readonly middleware: MiddlewareFn<HostContext> = (ctx, next) => {
+    if (this.loaded === undefined) throw new BotHostError(ErrorCodes.APP_INVALID, `the app module ${this.path} is not loaded yet`);
+    return this.loaded(ctx, next);
+  };
 }

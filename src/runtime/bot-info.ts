@@ -5,13 +5,13 @@ import { BotHostError, ErrorCodes } from "../errors.js";
 import { telegramBotIdOf } from "../config/token.js";
 import { backoffDelay, sleep } from "../transport/backoff.js";
 import { toGrammySignal } from "./signal.js";
-import type { StateStore } from "../storage/state-store.js";
+import type { BotInfoStore } from "../storage/bot-info-store.js";
 
 /** Options of {@link resolveBotInfo}. */
 export interface ResolveBotInfoOptions {
   token: string;
   api: Api;
-  store: StateStore;
+  store: BotInfoStore;
   botId: string;
   apiRoot: string;
   /** Give up after this long (ms) without an answer from the Bot API. */
@@ -34,11 +34,11 @@ export function tokenFingerprint(token: string): string {
 export async function resolveBotInfo(o: ResolveBotInfoOptions): Promise<{ info: UserFromGetMe; cached: boolean }> {
   const telegramId = telegramBotIdOf(o.token);
   const fingerprint = tokenFingerprint(o.token);
-  const hit = await o.store.getBotInfo(telegramId);
+  const hit = await o.store.get(telegramId);
   if (hit !== undefined && hit.tokenHash === fingerprint) {
     if (hit.mode !== o.mode) {
       if (o.mode === "polling") await o.api.deleteWebhook({ drop_pending_updates: false }, o.signal && toGrammySignal(o.signal));
-      await o.store.setBotInfo(telegramId, { ...hit, mode: o.mode });
+      await o.store.set(telegramId, { ...hit, mode: o.mode });
     }
     return { info: hit.info, cached: true };
   }
@@ -51,7 +51,7 @@ export async function resolveBotInfo(o: ResolveBotInfoOptions): Promise<{ info: 
       const info = await o.api.getMe(toGrammySignal(signal));
       // Not known how this bot ran before: a webhook left set would make every getUpdates fail with 409.
       if (o.mode === "polling") await o.api.deleteWebhook({ drop_pending_updates: false }, toGrammySignal(signal));
-      await o.store.setBotInfo(telegramId, { tokenHash: fingerprint, info, mode: o.mode });
+      await o.store.set(telegramId, { tokenHash: fingerprint, info, mode: o.mode });
       return { info, cached: false };
     } catch (err) {
       if (err instanceof GrammyError && err.error_code === 401) {

@@ -1,5 +1,6 @@
 import { Context, type SessionFlavor } from "grammy";
 import type { Logger } from "../logging/logger.js";
+import type { Lease } from "./lease.js";
 
 /** A chat's session as the app sees it: a JSON object, `{}` at first. */
 export type SessionData = Record<string, unknown>;
@@ -30,13 +31,7 @@ export class HostContext extends Context implements SessionFlavor<SessionData> {
 }
 
 // What the host keeps on a context for itself, out of the app's sight.
-/** The lease an update was received under: its fence token, and whether this instance may still act on it. */
-export interface UpdateLease {
-  readonly token: string;
-  valid(): boolean;
-}
-
-const plumbing = new WeakMap<HostContext, { logger: Logger; remember: boolean; lease: UpdateLease | undefined }>();
+const plumbing = new WeakMap<HostContext, { logger: Logger; remember: boolean; lease: Lease | undefined }>();
 
 /**
  * Sets up a context before the app sees it: the bot's id and `app_config`, its logger (for `ctx.log`), and
@@ -45,7 +40,7 @@ const plumbing = new WeakMap<HostContext, { logger: Logger; remember: boolean; l
  */
 export function bindContext(
   ctx: HostContext,
-  o: { botId: string; appConfig: Readonly<Record<string, unknown>>; logger: Logger; remember: boolean; lease?: UpdateLease | undefined },
+  o: { botId: string; appConfig: Readonly<Record<string, unknown>>; logger: Logger; remember: boolean; lease?: Lease | undefined },
 ): void {
   ctx.botId = o.botId;
   ctx.appConfig = o.appConfig;
@@ -53,7 +48,7 @@ export function bindContext(
 }
 
 /** The lease the update of `ctx` was received under, if the bot is leased. */
-export function leaseOf(ctx: HostContext): UpdateLease | undefined {
+export function leaseOf(ctx: HostContext): Lease | undefined {
   return plumbing.get(ctx)?.lease;
 }
 

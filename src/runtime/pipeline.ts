@@ -1,9 +1,9 @@
 import { Composer, session, type Middleware, type StorageAdapter } from "grammy";
 import { sequentialize } from "@grammyjs/runner";
 import { limit } from "@grammyjs/ratelimiter";
-import type { Config } from "../config/index.js";
 import type { KeyBuilder } from "../storage/keys.js";
-import type { StateWrite, StateStore } from "../storage/state-store.js";
+import type { Journal, StateWrite } from "../storage/journal.js";
+import type { StateStore } from "../storage/state-store.js";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { chatKeyOf, leaseOf, remembersUpdate, type HostContext, type SessionData } from "./context.js";
 import { openScope, runInScope } from "./update-scope.js";
@@ -47,16 +47,6 @@ export interface FloodCounterStore {
   pexpire(key: string, milliseconds: number): Promise<number>;
 }
 
-/** The per-user flood limit of `limits.incoming`, or undefined when it is off. */
-export function floodLimitOf(
-  incoming: Config["limits"]["incoming"],
-  redis: FloodCounterStore | undefined,
-  onLimited: (botId: string) => void,
-): FloodLimit | undefined {
-  if (!incoming.enabled) return undefined;
-  return { perUser: incoming.per_user, windowMs: incoming.window * 1000, ...(redis === undefined ? {} : { redis }), onLimited };
-}
-
 /** The optional per-user flood limit on incoming updates (@grammyjs/ratelimiter). */
 export interface FloodLimit {
   perUser: number;
@@ -65,6 +55,18 @@ export interface FloodLimit {
   redis?: FloodCounterStore;
   /** Told about each update dropped by the limit. */
   onLimited: (botId: string) => void;
+}
+
+/** What {@link createPipeline} builds on. */
+export interface PipelineOptions {
+  /** The app: the bots.yaml `app` module's default export. */
+  app: Middleware<HostContext>;
+  /** Where sessions are read from. */
+  state: StateStore;
+  /** Where each update's writes are committed, with its journal entry. */
+  journal: Journal;
+  keys: KeyBuilder;
+  flood?: FloodLimit | undefined;
 }
 
 /**
@@ -77,13 +79,9 @@ export interface FloodLimit {
  * 5. the app.
  * The app's errors still propagate to the caller, after the commit.
  */
-export function createPipeline(
-  app: Middleware<HostContext>,
-  store: StateStore,
-  keys: KeyBuilder,
-  flood?: FloodLimit,
-): Composer<HostContext> {
-  const storage = new StagingStorage(store);
+export function createPipeline(o: PipelineOptions): Composer<HostContext> {
+  const { app, state, journal, keys, flood } = o;
+  const storage = new StagingStorage(state);
   const sessionKey = (ctx: Omit<HostContext, "session">): string | undefined => {
     const chat = chatKeyOf(ctx);
     return chat === undefined ? undefined : keys.session(ctx.botId, chat);
@@ -91,7 +89,7 @@ export function createPipeline(
   const pipeline = new Composer<HostContext>();
   pipeline.use(sequentialize((ctx: HostContext) => sessionKey(ctx) ?? []));
   pipeline.use(async (ctx, next) => {
-    const scope = openScope(ctx, store, keys);
+    const scope = openScope(ctx, state, keys);
     try {
       await runInScope(scope, next);
     } finally {
@@ -99,9 +97,12 @@ export function createPipeline(
       const lease = leaseOf(ctx);
       // Lost while the update ran: its calls were refused, so it stays journaled for the bot's next owner.
       if (lease !== undefined && !lease.valid()) {
-        throw new BotHostError(ErrorCodes.LEASE_LOST, `bot "${ctx.botId}": the lease was lost while update ${ctx.update.update_id} ran; it is left to the next owner`);
+        throw new BotHostError(
+          ErrorCodes.LEASE_LOST,
+          `bot "${ctx.botId}": the lease was lost while update ${ctx.update.update_id} ran; it is left to the next owner`,
+        );
       }
-      await store.complete(ctx.botId, ctx.update.update_id, writes, remembersUpdate(ctx), lease?.token);
+      await journal.complete(ctx.botId, ctx.update.update_id, writes, { remember: remembersUpdate(ctx), fence: lease?.token });
     }
   });
   if (flood !== undefined) {

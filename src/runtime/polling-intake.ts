@@ -1,18 +1,8 @@
 import type { Update } from "grammy/types";
 import { createConcurrentSink, createRunner, createSource, type RunnerHandle } from "@grammyjs/runner";
+import { InFlightTracker } from "./in-flight.js";
+import type { Intake } from "./intake.js";
 import { PollingSupplier, type PollingSupplierOptions } from "./polling-supplier.js";
-
-/** How a bot receives updates: long polling ({@link PollingIntake}) or webhooks (`WebhookIntake`). */
-export interface Intake {
-  /** Begins receiving; resolves once receiving works or has been handed to a background task. */
-  start(): Promise<void>;
-  /** Stops receiving new updates (updates already received still finish). */
-  stop(): void;
-  /** Settles when the intake's own background work ended (after {@link stop}). */
-  finished(): Promise<void>;
-  /** Confirms received updates with the Bot API after the drain; returns the confirmed offset, if any. */
-  confirm(): Promise<number | undefined>;
-}
 
 /** Options of {@link PollingIntake}: the supplier's, and what the sink hands each update to. */
 export interface PollingIntakeOptions extends PollingSupplierOptions {
@@ -28,6 +18,7 @@ export interface PollingIntakeOptions extends PollingSupplierOptions {
  */
 export class PollingIntake implements Intake {
   private readonly supplier: PollingSupplier;
+  private readonly tracker = new InFlightTracker();
   private handle: RunnerHandle | undefined;
   private task: Promise<void> = Promise.resolve();
 
@@ -36,9 +27,16 @@ export class PollingIntake implements Intake {
   }
 
   async start(): Promise<void> {
-    // The supplier took one admission slot per update it handed out; each is given back when its update ends.
-    // The consumer never rejects (it logs handler errors itself), so the sink's error handler is never called.
-    const consume = (u: Update): Promise<void> => this.o.consume(u).finally(() => this.o.admission.release(1));
+    // The supplier took one admission slot per update it handed out: each is given back here, with the
+    // update's in-flight entry, when it ends. The consumer never rejects (it logs handler errors itself), so
+    // the sink's error handler is never called.
+    const consume = (u: Update): Promise<void> => {
+      this.tracker.add(u.update_id);
+      return this.o.consume(u).finally(() => {
+        this.tracker.delete(u.update_id);
+        this.o.admission.release(1);
+      });
+    };
     const sink = createConcurrentSink<Update>({ consume }, async () => {}, { concurrency: this.o.polling.concurrency });
     this.handle = createRunner(createSource(this.supplier), sink);
     this.handle.start();
@@ -52,8 +50,13 @@ export class PollingIntake implements Intake {
     void this.handle?.stop();
   }
 
-  finished(): Promise<void> {
-    return this.task;
+  inFlight(): number[] {
+    return this.tracker.snapshot();
+  }
+
+  async drained(): Promise<void> {
+    await this.tracker.idle();
+    await this.task;
   }
 
   async confirm(): Promise<number | undefined> {

@@ -1,9 +1,9 @@
 import { GrammyError, HttpError } from "grammy";
 import type { Update } from "grammy/types";
 import type { UpdateSupplier } from "@grammyjs/runner";
-import { BotHostError, ErrorCodes } from "../errors.js";
+import { BotHostError, ErrorCodes, type ErrorCode } from "../errors.js";
 import type { Logger } from "../logging/logger.js";
-import type { StateStore } from "../storage/state-store.js";
+import type { Journal } from "../storage/journal.js";
 import type { Admission } from "./admission.js";
 import { backoffDelay, sleep } from "../transport/backoff.js";
 import type { GetUpdates } from "./get-updates.js";
@@ -20,25 +20,31 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   });
 }
 
+/** Why polling fails for now (it is retried): a stable code and a sentence. */
+export interface PollingProblem {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
 /** Options of {@link PollingSupplier}. */
 export interface PollingSupplierOptions {
   botId: string;
   getUpdates: GetUpdates;
-  store: StateStore;
+  journal: Journal;
   admission: Admission;
   logger: Logger;
   /**
    * getUpdates `limit` upper bound (1..100); the bot's in-flight cap (the runner's first call asks for unbounded
-   * capacity, this bounds it); long-poll seconds.
+   * capacity, this bounds it); how long a long poll waits (ms).
    */
-  polling: { limit: number; concurrency: number; timeout: number };
+  polling: { readonly limit: number; readonly concurrency: number; readonly timeoutMs: number };
   allowedUpdates: readonly string[] | undefined;
   /** Updates journaled by an earlier run and not finished, oldest first: handed out before any polling. */
   replay: Update[];
   /** Highest update id ever journaled, if any. */
   watermark: number | undefined;
-  /** Told when polling works (`true`) or is failing and being retried (`false`). */
-  onHealth?: (healthy: boolean, reason?: string) => void;
+  /** Told when polling works (no problem) or is failing and being retried (the problem, with a stable code). */
+  onHealth?: (problem: PollingProblem | undefined) => void;
   /** For a leased bot: the error to end with once the lease is lost, else undefined. Checked before each fetch. */
   leased?: () => BotHostError | undefined;
   /** For a leased bot: the fence token its journal writes carry. */
@@ -71,11 +77,14 @@ export class PollingSupplier implements UpdateSupplier<Update> {
     // The runner declares the `abort-controller` shim's type; at run time it is the built-in signal.
     const signal = runnerSignal as unknown as AbortSignal;
     if (this.replay.length > 0) {
-      const batch = this.replay.splice(0, Math.max(1, Math.min(batchSize, this.o.polling.limit, this.o.polling.concurrency, this.o.admission.capacity)));
+      const batch = this.replay.splice(
+        0,
+        Math.max(1, Math.min(batchSize, this.o.polling.limit, this.o.polling.concurrency, this.o.admission.capacity)),
+      );
       await this.o.admission.acquire(batch.length, signal);
       return batch;
     }
-    for (let failures = 0; ; ) {
+    for (let failures = 0; ;) {
       const lost = this.o.leased?.();
       if (lost !== undefined) throw lost;
       const limit = Math.max(1, Math.min(batchSize, this.o.polling.limit, this.o.polling.concurrency, this.o.admission.free));
@@ -91,7 +100,7 @@ export class PollingSupplier implements UpdateSupplier<Update> {
       // The next getUpdates confirms this batch to Telegram: it must be in the journal before that. While Redis
       // is unreachable the write waits; a stop does not (the batch is then neither handled nor confirmed).
       try {
-        await untilAborted(this.o.store.appendJournal(this.o.botId, fresh, this.o.fence), signal);
+        await untilAborted(this.o.journal.append(this.o.botId, fresh, this.o.fence), signal);
       } catch (err) {
         if (signal.aborted || (err instanceof BotHostError && err.code === ErrorCodes.LEASE_LOST)) throw err;
         // The offset did not move: the same batch is fetched again once the journal accepts writes.
@@ -114,8 +123,8 @@ export class PollingSupplier implements UpdateSupplier<Update> {
    */
   async confirmableOffset(): Promise<number | undefined> {
     if (this.watermark === undefined) return undefined;
-    if (!this.o.store.durable) {
-      const { pending } = await this.o.store.loadJournal(this.o.botId);
+    if (!this.o.journal.durable) {
+      const { pending } = await this.o.journal.load(this.o.botId);
       const oldest = pending[0];
       if (oldest !== undefined) return oldest.update_id;
     }
@@ -126,11 +135,11 @@ export class PollingSupplier implements UpdateSupplier<Update> {
     for (let attempt = 0; ; attempt++) {
       try {
         const updates = await this.o.getUpdates(
-          { offset: this.offset, limit, timeout: this.o.polling.timeout, allowed_updates: this.o.allowedUpdates },
+          { offset: this.offset, limit, timeout: Math.floor(this.o.polling.timeoutMs / 1000), allowed_updates: this.o.allowedUpdates },
           signal,
         );
         if (attempt > 0) this.log.info({ attempts: attempt + 1 }, "polling recovered");
-        this.o.onHealth?.(true);
+        this.o.onHealth?.(undefined);
         return updates;
       } catch (err) {
         if (signal.aborted) throw err;
@@ -141,7 +150,6 @@ export class PollingSupplier implements UpdateSupplier<Update> {
 
   private async onFetchError(err: unknown, attempt: number, signal: AbortSignal): Promise<void> {
     if (err instanceof GrammyError && err.error_code === 401) {
-      this.o.onHealth?.(false, "unauthorized");
       throw new BotHostError(
         ErrorCodes.BOT_UNAUTHORIZED,
         `Telegram rejected the token of bot "${this.o.botId}" (401 Unauthorized); check it with @BotFather and fix bots.yaml`,
@@ -149,28 +157,28 @@ export class PollingSupplier implements UpdateSupplier<Update> {
       );
     }
     let delay = backoffDelay(attempt);
-    let reason = "network";
-    if (err instanceof GrammyError) {
-      reason = `${err.error_code}`;
-      if (err.error_code === 409) {
-        delay = backoffDelay(attempt, 1_000, 60_000);
-        if (attempt === 0 || attempt % 10 === 0) {
-          this.log.warn(
-            { err, code: ErrorCodes.BOT_CONFLICT },
-            "409 Conflict: another process is polling with this token, or a webhook is set; stop the other poller or run deleteWebhook (retrying)",
-          );
-        }
-      } else if (err.error_code === 429) {
-        delay = 1_000 * (err.parameters.retry_after ?? 1);
-        this.log.warn({ retry_after: err.parameters.retry_after }, "getUpdates answered 429, waiting retry_after");
-      } else if (attempt === 0 || attempt % 10 === 0) {
-        this.log.warn({ err, attempt }, "getUpdates failed, retrying with backoff");
-      }
-    } else if (attempt === 0 || attempt % 10 === 0) {
-      const detail = err instanceof HttpError ? err.error : err;
-      this.log.warn({ err: detail, attempt }, "cannot reach the Bot API, retrying with backoff");
+    let problem: PollingProblem;
+    const now = attempt === 0 || attempt % 10 === 0;
+    if (err instanceof GrammyError && err.error_code === 409) {
+      delay = backoffDelay(attempt, 1_000, 60_000);
+      problem = { code: ErrorCodes.BOT_CONFLICT, message: "409 Conflict: another process is polling with this token, or a webhook is set" };
+      if (now) this.log.warn({ err, code: problem.code }, `${problem.message}; stop the other poller or run deleteWebhook (retrying)`);
+    } else if (err instanceof GrammyError && err.error_code === 429) {
+      delay = 1_000 * (err.parameters.retry_after ?? 1);
+      problem = {
+        code: ErrorCodes.BOT_API_RATE_LIMITED,
+        message: `getUpdates answered 429, retry after ${err.parameters.retry_after ?? 1} s`,
+      };
+      this.log.warn({ retry_after: err.parameters.retry_after }, "getUpdates answered 429, waiting retry_after");
+    } else if (err instanceof GrammyError) {
+      problem = { code: ErrorCodes.BOT_API_ERROR, message: `getUpdates answered ${err.error_code}: ${err.description}` };
+      if (now) this.log.warn({ err, attempt }, "getUpdates failed, retrying with backoff");
+    } else {
+      problem = { code: ErrorCodes.BOT_API_UNREACHABLE, message: "cannot reach the Bot API" };
+      if (now)
+        this.log.warn({ err: err instanceof HttpError ? err.error : err, attempt }, "cannot reach the Bot API, retrying with backoff");
     }
-    this.o.onHealth?.(false, reason);
+    this.o.onHealth?.(problem);
     await sleep(delay, signal);
   }
 }

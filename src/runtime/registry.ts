@@ -1,13 +1,13 @@
-import type { BotConfig } from "../config/index.js";
-import type { BotSettings } from "../config/bot-settings.js";
+import type { BotSettings } from "../config/settings.js";
 import type { Logger } from "../logging/logger.js";
-import { BotRunner, type BotRunnerShared, type LeaseView } from "./bot-runner.js";
+import { BotRunner, type BotRunnerShared, type BotStatus } from "./bot-runner.js";
+import type { Lease } from "./lease.js";
 
 const START_PARALLELISM = 64;
 
 /**
  * The running bots by configured id: creates their runners on the shared parts, starts them in parallel
- * (bounded), and stops one alone (for a reload) exactly as a full shutdown stops every bot.
+ * (bounded), and stops one alone (for a reload or a handover) exactly as a full shutdown stops every bot.
  */
 export class BotRegistry {
   private readonly runners = new Map<string, BotRunner>();
@@ -15,8 +15,6 @@ export class BotRegistry {
   constructor(
     private readonly shared: BotRunnerShared,
     private readonly logger: Logger,
-    /** The settings a bot of the file runs with. */
-    private readonly resolve: (bot: BotConfig) => BotSettings,
   ) {}
 
   get(id: string): BotRunner | undefined {
@@ -27,9 +25,14 @@ export class BotRegistry {
     return [...this.runners.values()];
   }
 
+  /** A snapshot of every bot here. */
+  statuses(): BotStatus[] {
+    return this.all().map((r) => r.status());
+  }
+
   /** Creates the runner of `bot` (not started); `lease` when this instance runs it under a lease. */
-  add(bot: BotConfig, lease?: LeaseView): BotRunner {
-    const runner = new BotRunner(this.resolve(bot), this.shared, this.logger, lease);
+  add(bot: BotSettings, lease?: Lease): BotRunner {
+    const runner = new BotRunner(bot, this.shared, this.logger, lease);
     this.runners.set(bot.id, runner);
     return runner;
   }
@@ -52,7 +55,11 @@ export class BotRegistry {
     if (r === undefined) return 0;
     this.runners.delete(id);
     const { cut } = await r.stop(drainTimeoutMs).done;
-    if (cut.length > 0) r.log.warn({ cut_updates: cut.length, update_ids: cut }, "drain deadline passed while stopping this bot; the next start handles the cut updates");
+    if (cut.length > 0)
+      r.log.warn(
+        { cut_updates: cut.length, update_ids: cut },
+        "drain deadline passed while stopping this bot; the next start handles the cut updates",
+      );
     r.log.info({ cut_updates: cut.length }, "bot stopped");
     return cut.length;
   }
@@ -69,10 +76,9 @@ export class BotRegistry {
   }
 
   /** Creates and starts runners for `bots` (the reload path); resolves with the ids of those not running. */
-  async startAll(bots: readonly BotConfig[], cancelled: () => boolean): Promise<string[]> {
+  async startAll(bots: readonly BotSettings[], cancelled: () => boolean): Promise<string[]> {
     const runners = bots.map((b) => this.add(b));
     await this.start(runners, cancelled);
-    return runners.filter((r) => r.state !== "running").map((r) => r.id);
+    return runners.filter((r) => !r.running).map((r) => r.id);
   }
-
 }

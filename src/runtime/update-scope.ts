@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import type { KeyBuilder } from "../storage/keys.js";
-import type { StateStore, StateWrite } from "../storage/state-store.js";
+import type { StateWrite } from "../storage/journal.js";
+import type { StateStore } from "../storage/state-store.js";
 import type { HostContext } from "./context.js";
 
 /**

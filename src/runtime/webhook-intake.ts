@@ -2,10 +2,10 @@ import type { Bot } from "grammy";
 import type { Update } from "grammy/types";
 import type { Logger } from "../logging/logger.js";
 import type { HostContext } from "./context.js";
-import type { StateStore } from "../storage/state-store.js";
+import type { Journal } from "../storage/journal.js";
 import type { Admission } from "./admission.js";
-import type { InFlightTracker } from "./in-flight.js";
-import type { Intake } from "./polling-intake.js";
+import { InFlightTracker } from "./in-flight.js";
+import type { Intake } from "./intake.js";
 
 /** What a webhook request gets back from the bot. */
 export type WebhookOutcome = "handled" | "duplicate" | "background" | "unavailable";
@@ -14,7 +14,7 @@ export type WebhookOutcome = "handled" | "duplicate" | "background" | "unavailab
 export interface WebhookIntakeOptions {
   botId: string;
   bot: Bot<HostContext>;
-  store: StateStore;
+  journal: Journal;
   /** Global in-flight cap. */
   admission: Admission;
   /** This bot's in-flight cap. */
@@ -28,8 +28,6 @@ export interface WebhookIntakeOptions {
   /** After this long (ms) a request is answered and its update finishes in the background. */
   replyTimeoutMs: number;
   replay: Update[];
-  /** The bot's in-flight set: an update counts from the moment it is accepted, also while it waits for room. */
-  tracker: InFlightTracker;
   consume: (update: Update) => Promise<void>;
   /** For a leased bot: the fence token its claims carry. */
   fence?: string;
@@ -43,6 +41,8 @@ export interface WebhookIntakeOptions {
  */
 export class WebhookIntake implements Intake {
   private accepting = false;
+  /** An update counts from the moment it is accepted, also while it waits for room. */
+  private readonly tracker = new InFlightTracker();
 
   constructor(private readonly o: WebhookIntakeOptions) {}
 
@@ -63,7 +63,7 @@ export class WebhookIntake implements Intake {
   /** Handles one update POSTed by Telegram. */
   async receive(update: Update): Promise<WebhookOutcome> {
     if (!this.accepting) return "unavailable";
-    if (!(await this.o.store.claim(this.o.botId, update, this.o.fence))) return "duplicate";
+    if (!(await this.o.journal.claim(this.o.botId, update, this.o.fence))) return "duplicate";
     const done = this.run(update);
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<"background">((resolve) => {
@@ -75,14 +75,18 @@ export class WebhookIntake implements Intake {
   }
 
   private async run(update: Update): Promise<void> {
-    this.o.tracker.add(update.update_id);
-    await this.o.perBot.acquire(1);
-    await this.o.admission.acquire(1);
+    this.tracker.add(update.update_id);
     try {
-      await this.o.consume(update);
+      await this.o.perBot.acquire(1);
+      await this.o.admission.acquire(1);
+      try {
+        await this.o.consume(update);
+      } finally {
+        this.o.admission.release(1);
+        this.o.perBot.release(1);
+      }
     } finally {
-      this.o.admission.release(1);
-      this.o.perBot.release(1);
+      this.tracker.delete(update.update_id);
     }
   }
 
@@ -90,7 +94,13 @@ export class WebhookIntake implements Intake {
     this.accepting = false;
   }
 
-  async finished(): Promise<void> {}
+  inFlight(): number[] {
+    return this.tracker.snapshot();
+  }
+
+  drained(): Promise<void> {
+    return this.tracker.idle();
+  }
 
   /** Webhook updates are confirmed by answering their requests: nothing to do here. */
   async confirm(): Promise<number | undefined> {

@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 
 /**
- * The Lua scripts of the update journal (see {@link RedisStateStore}): each touches the keys of one bot only,
+ * The Lua scripts of the update journal (see `RedisJournal`): each touches the keys of one bot only,
  * all under the bot's hash tag, so it runs on one slot of a cluster.
  */
 // The journal's writes are Lua scripts rather than MULTI blocks: a script is one command, so ioredis'
@@ -16,29 +16,36 @@ const fence = (token: string, lease: string): string =>
 export const SCRIPTS = {
   // KEYS: done set, journal, lease. ARGV: update id, update JSON, fence token. Handle an update only if it was
   // not finished recently (done set) and is not in flight (journal hash).
-  bhClaim: { keys: 3, lua: `
+  bhClaim: {
+    keys: 3,
+    lua: `
 ${fence("ARGV[3]", "KEYS[3]")}
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
-` },
+`,
+  },
   // KEYS: journal, watermark, lease. ARGV: watermark TTL (s), last update id, fence token, then id/JSON pairs.
-  bhAppend: { keys: 3, lua: `
+  bhAppend: {
+    keys: 3,
+    lua: `
 ${fence("ARGV[3]", "KEYS[3]")}
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 return 1
-` },
-  // KEYS: journal, done set, lease, then the state keys to write. ARGV: update id, state TTL (s, 0 = none), '1'
+`,
+  },
+  // KEYS: journal, done set, lease, then the state keys to write. ARGV: update id, state TTL (ms, 0 = none), '1'
   // to remember the id in the done set, how many ids the done set keeps, fence token, then one value per state
   // key (the serialized value, or '' to delete the key; a stored value is never '', it is JSON).
-  bhComplete: { lua: `
+  bhComplete: {
+    lua: `
 ${fence("ARGV[5]", "KEYS[3]")}
 local ttl = ARGV[2]
 for i = 4, #KEYS do
   local v = ARGV[i + 2]
   if v == '' then redis.call('DEL', KEYS[i])
   elseif ttl == '0' then redis.call('SET', KEYS[i], v)
-  else redis.call('SET', KEYS[i], v, 'EX', ttl) end
+  else redis.call('SET', KEYS[i], v, 'PX', ttl) end
 end
 if ARGV[3] == '1' then
   redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
@@ -46,10 +53,20 @@ if ARGV[3] == '1' then
 end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
-` },
+`,
+  },
 } as const;
 
 export type ScriptArg = string | number;
 /** The client with the {@link SCRIPTS} defined as commands (EVALSHA, falling back to EVAL once). */
 export type ScriptedRedis = Redis & { [name in keyof typeof SCRIPTS]: (...args: ScriptArg[]) => Promise<number> };
 
+/** Defines the {@link SCRIPTS} as commands of `redis` (once per client) and returns it typed with them. */
+export function defineScripts(redis: Redis): ScriptedRedis {
+  // A script without a fixed key count takes the count as its first argument.
+  for (const [name, script] of Object.entries(SCRIPTS)) {
+    if (name in redis) continue;
+    redis.defineCommand(name, "keys" in script ? { numberOfKeys: script.keys, lua: script.lua } : { lua: script.lua });
+  }
+  return redis as ScriptedRedis;
+}

@@ -4,33 +4,44 @@ import type { KeyBuilder } from "./keys.js";
 /**
  * Bot leases in Redis: at most one instance owns a bot at a time. A lease is a key holding
  * `<instanceId>/<fence>` with a TTL that its owner renews; `fence` grows with every acquisition, so a write
- * checked against the lease's value (see `RedisStateStore.fence`) is refused once another instance took over.
+ * checked against the lease's value (see `RedisJournal`) is refused once another instance took over.
  * Releases and instances joining or leaving are published on one channel, so waiting instances act at once
  * instead of polling.
  */
 const SCRIPTS = {
   // KEYS: lease, fence. ARGV: instance id, TTL (ms). Returns {1, token} or {0, remaining TTL of the owner (ms)}.
-  bhLeaseAcquire: { keys: 2, lua: `
+  bhLeaseAcquire: {
+    keys: 2,
+    lua: `
 if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('PTTL', KEYS[1])} end
 local token = ARGV[1] .. '/' .. redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
 return {1, token}
-` },
+`,
+  },
   // KEYS: lease. ARGV: token, TTL (ms).
-  bhLeaseRenew: { keys: 1, lua: `
+  bhLeaseRenew: {
+    keys: 1,
+    lua: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-` },
+`,
+  },
   // KEYS: lease. ARGV: token, channel, message.
-  bhLeaseRelease: { keys: 1, lua: `
+  bhLeaseRelease: {
+    keys: 1,
+    lua: `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
-` },
+`,
+  },
   // KEYS: instances, instance URLs. ARGV: instance id, TTL (ms), channel, this instance's URL ('' = none).
   // Scores are Redis' clock, so instances need no common clock.
-  bhHeartbeat: { keys: 2, lua: `
+  bhHeartbeat: {
+    keys: 2,
+    lua: `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -42,7 +53,8 @@ local new = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
 if new == 1 then redis.call('PUBLISH', ARGV[3], 'joined ' .. ARGV[1]) end
 return redis.call('ZCARD', KEYS[1])
-` },
+`,
+  },
 } as const;
 
 type LeaseRedis = Redis & {
@@ -64,9 +76,9 @@ export interface LeaseEvent {
 
 /** Options of {@link LeaseStore}. */
 export interface LeaseStoreOptions {
-  /** A connection for lease commands (owned by the state store). */
+  /** A connection for lease commands (owned by the `RedisConnection`). */
   redis: Redis;
-  /** A connection of its own for the subscription (owned by the state store). */
+  /** A connection of its own for the subscription (owned by the `RedisConnection`). */
   subscriber: Redis;
   keys: KeyBuilder;
   instanceId: string;
@@ -101,7 +113,14 @@ export class LeaseStore {
   /** Records this instance as alive for one TTL; returns how many instances are alive. */
   heartbeat(): Promise<number> {
     const { keys } = this.o;
-    return this.redis.bhHeartbeat(keys.instances(), keys.instanceUrls(), this.o.instanceId, this.o.ttlMs, this.channel, this.o.url?.() ?? "");
+    return this.redis.bhHeartbeat(
+      keys.instances(),
+      keys.instanceUrls(),
+      this.o.instanceId,
+      this.o.ttlMs,
+      this.channel,
+      this.o.url?.() ?? "",
+    );
   }
 
   /** The HTTP base URL of the instance that owns `botId` now, if any. */
@@ -122,7 +141,12 @@ export class LeaseStore {
 
   /** Takes the lease of `botId` if nobody holds it. */
   async acquire(botId: string): Promise<Acquired> {
-    const [ok, value] = await this.redis.bhLeaseAcquire(this.o.keys.lease(botId), this.o.keys.fence(botId), this.o.instanceId, this.o.ttlMs);
+    const [ok, value] = await this.redis.bhLeaseAcquire(
+      this.o.keys.lease(botId),
+      this.o.keys.fence(botId),
+      this.o.instanceId,
+      this.o.ttlMs,
+    );
     return ok === 1 ? { token: String(value) } : { token: undefined, ownerTtlMs: Number(value) };
   }
 

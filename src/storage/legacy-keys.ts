@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { BotHostError, ErrorCodes } from "../errors.js";
 import { legacyKeys } from "./keys.js";
 
 /** What {@link migrateLegacyKeys} did (or, with `dryRun`, would do). */
@@ -65,4 +66,18 @@ export async function botsWithLegacyKeys(redis: Redis, prefix: string, botIds: r
     }),
   );
   return found.filter((b): b is string => b !== undefined);
+}
+
+/**
+ * Refuses to run `botIds` while Redis still holds their journal or cursor under the old, untagged key names:
+ * starting would lose the cursor and the unfinished updates (the new names would start empty).
+ */
+export async function assertCurrentKeyLayout(redis: Redis, prefix: string, botIds: readonly string[]): Promise<void> {
+  const legacy = await botsWithLegacyKeys(redis, prefix, botIds);
+  if (legacy.length === 0) return;
+  throw new BotHostError(
+    ErrorCodes.LEGACY_KEYS,
+    `Redis holds state of bot(s) ${legacy.join(", ")} under the key names of an earlier bot-host version; stop every instance, ` +
+      "run `bot-host migrate-keys --config <your bots.yaml>` once, then start again",
+  );
 }

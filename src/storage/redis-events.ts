@@ -1,6 +1,5 @@
 import type { Redis } from "ioredis";
 import type { Logger } from "../logging/logger.js";
-import { redactUrl } from "../config/token.js";
 
 /** A master that left the cluster's master set is reported once in this long (ms). */
 const REPORT_ONCE_MS = 60_000;
@@ -13,10 +12,13 @@ const nodeOf = (r: Node): string => `${r.options.host ?? "?"}:${r.options.port ?
  * change of a cluster's masters (a failover), a Sentinel master's connection closing. `stopping` silences it
  * while the store closes on purpose.
  */
-export function logConnectionEvents(redis: Redis, o: { log: Logger; url: string; sentinel: boolean; stopping: () => boolean }): void {
+export function logConnectionEvents(
+  redis: Redis,
+  o: { log: Logger; /** How Redis is named in messages (no password). */ url: string; sentinel: boolean; stopping: () => boolean },
+): void {
   let connectedOnce = false;
   let lost = false;
-  const url = redactUrl(o.url);
+  const url = o.url;
   redis.on("error", (err: Error) => {
     if (!connectedOnce || lost) return;
     lost = true;
@@ -30,7 +32,10 @@ export function logConnectionEvents(redis: Redis, o: { log: Logger; url: string;
   redis.on("close", () => {
     if (!connectedOnce || lost || o.stopping() || !o.sentinel) return;
     lost = true;
-    o.log.warn({ url }, "the Redis master connection closed (a Sentinel failover?); asking the sentinels for the master, queued writes wait");
+    o.log.warn(
+      { url },
+      "the Redis master connection closed (a Sentinel failover?); asking the sentinels for the master, queued writes wait",
+    );
   });
   // A cluster's failover (manual or after a master died) shows as a new set of masters when ioredis refreshes
   // its slot map, which a MOVED or CLUSTERDOWN answer triggers.
@@ -47,7 +52,11 @@ export function logConnectionEvents(redis: Redis, o: { log: Logger; url: string;
     const gone = before.filter((m) => !now.includes(m) && Date.now() - (reported.get(m) ?? 0) > REPORT_ONCE_MS);
     const fresh = now.filter((m) => !before.includes(m));
     for (const m of gone) reported.set(m, Date.now());
-    if (gone.length > 0) o.log.warn({ masters: now, gone, new: fresh }, "the Redis Cluster's masters changed (a failover); writes to the moved slots go to the new masters");
+    if (gone.length > 0)
+      o.log.warn(
+        { masters: now, gone, new: fresh },
+        "the Redis Cluster's masters changed (a failover); writes to the moved slots go to the new masters",
+      );
     else o.log.debug({ masters: now, new: fresh }, "the Redis Cluster's masters changed");
   });
   redis.on("-node", (r: Node) => {

@@ -47,7 +47,11 @@ export class RedisHealthMonitor {
   get health(): StoreHealth {
     const status = this.o.redis.status;
     if (status !== "ready") return { ok: false, reason: `Redis connection is ${status}` };
-    if (this.hung) return { ok: false, reason: `Redis has not answered a PING for ${Math.round((Date.now() - (this.pingSince ?? Date.now())) / 1000)} s` };
+    if (this.hung)
+      return {
+        ok: false,
+        reason: `Redis has not answered a PING for ${Math.round((Date.now() - (this.pingSince ?? Date.now())) / 1000)} s`,
+      };
     return { ok: true };
   }
 
@@ -56,7 +60,10 @@ export class RedisHealthMonitor {
     if (this.pingSince !== undefined) {
       if (!this.hung && now - this.pingSince >= this.timeoutMs && this.o.redis.status === "ready") {
         this.hung = true;
-        this.o.logger.error({ timeout_ms: this.timeoutMs }, "Redis is not answering (no reply to PING in time): not ready; writes wait for it");
+        this.o.logger.error(
+          { timeout_ms: this.timeoutMs },
+          "Redis is not answering (no reply to PING in time): not ready; writes wait for it",
+        );
       }
       return;
     }

@@ -33,7 +33,9 @@ export async function writeWithWait(
     const err = writeErr ?? waitErr;
     if (err === null) return { result, acked: Number(acked) };
     if (!isClusterRedirect(err) || attempt >= REDIRECT_ATTEMPTS || !("refreshSlotsCache" in redis)) throw err;
-    await new Promise<void>((resolve) => (redis as unknown as { refreshSlotsCache(cb: () => void): void }).refreshSlotsCache(() => resolve()));
+    await new Promise<void>((resolve) =>
+      (redis as unknown as { refreshSlotsCache(cb: () => void): void }).refreshSlotsCache(() => resolve()),
+    );
     await new Promise((r) => setTimeout(r, Math.min(100 * attempt, 1_000)));
   }
 }

@@ -235,7 +235,8 @@ export class Outbox {
     for (const w of chat.windows) w.settle(now);
     this.bot.settle(now);
     if ("res" in outcome && !outcome.res.ok && outcome.res.error_code === 429) this.floodWait(chat, retryAfterMs(outcome.res), now);
-    const step = this.stopped === undefined ? this.o.policy?.next(job.method, outcome, job.attempt, job.signal?.aborted === true) : undefined;
+    const step =
+      this.stopped === undefined ? this.o.policy?.next(job.method, outcome, job.attempt, job.signal?.aborted === true) : undefined;
     if (step === undefined) {
       if ("res" in outcome) job.resolve(outcome.res);
       else job.reject(outcome.err);

@@ -141,7 +141,13 @@ export interface RetryTransformerOptions {
  */
 export function createRetryTransformer(o: RetryTransformerOptions): Transformer {
   const { policy, waits } = o;
-  const run = async (prev: Parameters<Transformer>[0], method: string, payload: unknown, signal: AbortSignal | undefined, chat: string | undefined) => {
+  const run = async (
+    prev: Parameters<Transformer>[0],
+    method: string,
+    payload: unknown,
+    signal: AbortSignal | undefined,
+    chat: string | undefined,
+  ) => {
     for (let attempt = 0; ; attempt++) {
       const wait = waits.until(chat) - performance.now();
       if (wait > o.maxDelayMs) return tooManyRequests(wait);

@@ -48,7 +48,12 @@ describe("bot-host playground (no Redis configured, no token set)", () => {
       cli.kill("SIGTERM");
       expect(await cli.exitCode(30_000)).toBe(0);
       const order = cli.lines.map(msg).filter((m) => /^(host exited|playground stopping|shutdown complete)/.test(m));
-      expect(order).toEqual(["playground stopping: the host (gracefully), the local Bot API, the session's Redis", "shutdown complete", "host exited", "shutdown complete"]);
+      expect(order).toEqual([
+        "playground stopping: the host (gracefully), the local Bot API, the session's Redis",
+        "shutdown complete",
+        "host exited",
+        "shutdown complete",
+      ]);
       expect(await accepts(redisPort)).toBe(false);
     } finally {
       cli.kill("SIGKILL");

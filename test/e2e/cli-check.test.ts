@@ -3,14 +3,14 @@ import { afterEach, describe, expect, it } from "vitest";
 import { resolve } from "node:path";
 import { runCli } from "../support/cli.js";
 import { fakeToken, writeConfig } from "../support/harness.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SUPPORT = fakeToken(1);
 const SALES = fakeToken(2);
 
 describe("bot-host check", () => {
-  let fake: FakeBotApi | undefined;
+  let fake: LocalBotApi | undefined;
   afterEach(async () => {
     await fake?.stop();
     fake = undefined;
@@ -27,7 +27,10 @@ describe("bot-host check", () => {
   });
 
   it("accepts the order-desk example's bots.yaml", async () => {
-    const r = await runCli(["check", "--config", resolve(ROOT, "examples/order-desk/bots.yaml")], { SHOP_BOT_TOKEN: SUPPORT, DELI_BOT_TOKEN: SALES });
+    const r = await runCli(["check", "--config", resolve(ROOT, "examples/order-desk/bots.yaml")], {
+      SHOP_BOT_TOKEN: SUPPORT,
+      DELI_BOT_TOKEN: SALES,
+    });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/shop\s+100001:\*\*\*\s+polling\s+enabled/);
@@ -36,7 +39,9 @@ describe("bot-host check", () => {
 
   it("accepts the README's Redis Cluster and Sentinel examples", async () => {
     const readme = readFileSync(resolve(ROOT, "README.md"), "utf8");
-    const examples = [...readme.matchAll(/```yaml\n(redis:[^\n]*# a (?:Redis Cluster|master and replicas behind Sentinel)\n[\s\S]*?)```/g)].map((m) => m[1]!);
+    const examples = [
+      ...readme.matchAll(/```yaml\n(redis:[^\n]*# a (?:Redis Cluster|master and replicas behind Sentinel)\n[\s\S]*?)```/g),
+    ].map((m) => m[1]!);
     expect(examples).toHaveLength(2);
     for (const example of examples) {
       const config = writeConfig(`app: app.js\n${example}bots:\n  - id: a\n    token: "${SUPPORT}"\n`);
@@ -83,10 +88,18 @@ describe("bot-host check", () => {
   });
 
   it("--online reports which tokens work, in parallel, and exits 1 when one does not", async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     fake.addBot(SUPPORT, { username: "support_bot" });
     const path = writeConfig(
-      [`app: ./app.js`, `api_root: ${fake.apiRoot}`, "bots:", `  - id: support`, `    token: "${SUPPORT}"`, `  - id: sales`, `    token: "${SALES}"`].join("\n"),
+      [
+        `app: ./app.js`,
+        `api_root: ${fake.apiRoot}`,
+        "bots:",
+        `  - id: support`,
+        `    token: "${SUPPORT}"`,
+        `  - id: sales`,
+        `    token: "${SALES}"`,
+      ].join("\n"),
     );
     const r = await runCli(["check", "--config", path, "--online"]);
     expect(r.stdout).toMatch(/support\s+ok, @support_bot/);

@@ -4,7 +4,7 @@ import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { CliProcess, runCli } from "../support/cli.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { freePort } from "../support/redis-server.js";
 import { buildYaml, fakeToken, fixture, writeConfig, type LogLine } from "../support/harness.js";
 
@@ -13,9 +13,20 @@ import { buildYaml, fakeToken, fixture, writeConfig, type LogLine } from "../sup
 // code is seen, so a dependency or module imported from anywhere in bot-host shows up here.
 const ROOT = resolve(import.meta.dirname, "../..");
 const PRELOAD = `--import=${pathToFileURL(fixture("trace-loads.mjs")).href}`;
-const HEAVY = ["grammy", "@grammyjs/runner", "@grammyjs/ratelimiter", "undici", "ioredis", "zod", "yaml", "pino", "prom-client", "bottleneck"];
-/** The fake Bot API (src/testing) and the benchmark code (`bot-host bench`, bench/). */
-const TEST_AND_BENCH = [/\/dist\/src\/testing\//, /\/dist\/src\/cli\/bench\.js$/, /\/bench\//];
+const HEAVY = [
+  "grammy",
+  "@grammyjs/runner",
+  "@grammyjs/ratelimiter",
+  "undici",
+  "ioredis",
+  "zod",
+  "yaml",
+  "pino",
+  "prom-client",
+  "bottleneck",
+];
+/** The local Bot API (src/local-api) and the benchmark code (`bot-host bench`, bench/). */
+const TEST_AND_BENCH = [/\/dist\/src\/local-api\//, /\/dist\/src\/cli\/bench\.js$/, /\/bench\//];
 
 function traceFile(): string {
   return join(mkdtempSync(join(tmpdir(), "bot-host-loads-")), "trace.txt");
@@ -36,14 +47,17 @@ function packagesIn(urls: string[], names: string[]): string[] {
 
 const matching = (urls: string[], patterns: RegExp[]): string[] => urls.filter((u) => patterns.some((p) => p.test(u)));
 
-async function traced(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string; urls: string[] }> {
+async function traced(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string; urls: string[] }> {
   const trace = traceFile();
   const r = await runCli(args, { ...env, NODE_OPTIONS: PRELOAD, BOT_HOST_TRACE: trace });
   return { ...r, urls: loaded(trace) };
 }
 
 describe("each CLI command loads only what it needs (real CLI, module loads traced)", () => {
-  let fake: FakeBotApi | undefined;
+  let fake: LocalBotApi | undefined;
   const procs: CliProcess[] = [];
   afterEach(async () => {
     for (const p of procs.splice(0)) p.kill("SIGKILL");
@@ -59,12 +73,17 @@ describe("each CLI command loads only what it needs (real CLI, module loads trac
       expect(r.urls.some((u) => u.endsWith("/dist/src/cli/main.js"))).toBe(true);
       expect(packagesIn(r.urls, ["commander"])).toEqual(["commander"]);
       expect(packagesIn(r.urls, HEAVY)).toEqual([]);
-      expect(matching(r.urls, [/\/dist\/src\/(host|config\/index|logging\/logger)\.js$/, /\/dist\/src\/cli\/(start|check|reload|bench)\.js$/])).toEqual([]);
+      expect(
+        matching(r.urls, [/\/dist\/src\/(host|config\/index|logging\/logger)\.js$/, /\/dist\/src\/cli\/(start|check|reload|bench)\.js$/]),
+      ).toEqual([]);
     }
   });
 
   it("check loads the config module (yaml, zod) and neither grammY, the transport, Redis, metrics, the logger nor the fake Bot API", async () => {
-    const r = await traced(["check", "--config", resolve(ROOT, "bots.yaml")], { SUPPORT_BOT_TOKEN: fakeToken(1), SALES_BOT_TOKEN: fakeToken(2) });
+    const r = await traced(["check", "--config", resolve(ROOT, "bots.yaml")], {
+      SUPPORT_BOT_TOKEN: fakeToken(1),
+      SALES_BOT_TOKEN: fakeToken(2),
+    });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     expect(packagesIn(r.urls, HEAVY)).toEqual(["zod", "yaml"]);
@@ -72,7 +91,7 @@ describe("each CLI command loads only what it needs (real CLI, module loads trac
   });
 
   it("start and reload never load the fake Bot API or the bench code", async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     const bot = { id: "lazy", token: fakeToken(70) };
     fake.addBot(bot.token);
     const port = await freePort();
@@ -93,7 +112,7 @@ describe("each CLI command loads only what it needs (real CLI, module loads trac
     host.kill("SIGTERM");
     expect(await host.exitCode()).toBe(0);
     const started = loaded(startTrace);
-    expect(started.some((u) => u.endsWith("/dist/src/host.js"))).toBe(true); // the trace saw the host load
+    expect(started.some((u) => u.endsWith("/dist/src/host/host.js"))).toBe(true); // the trace saw the host load
     expect(matching(started, TEST_AND_BENCH)).toEqual([]);
     expect(matching(started, [/\/dist\/src\/cli\/(check|reload)\.js$/])).toEqual([]);
   });

@@ -2,9 +2,10 @@ import { resolve } from "node:path";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
 import { CliProcess } from "../support/cli.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { command, message } from "../support/updates.js";
 import { fakeToken, waitUntil, type LogLine } from "../support/harness.js";
+import { createKeys } from "../../src/storage/keys.js";
 
 const redisUrl = inject("redisUrl");
 // the example's own bots.yaml, pointed at the fake Bot API and the test Redis through its variables
@@ -16,7 +17,7 @@ const deli = { id: "deli", token: fakeToken(431) };
 const up = (l: LogLine): boolean => l.msg === "all bots are up";
 
 describe("conversations across restarts (order-desk app, real CLI, real signals)", () => {
-  let fake: FakeBotApi;
+  let fake: LocalBotApi;
   let procs: CliProcess[] = [];
   let redis: Redis;
 
@@ -28,11 +29,12 @@ describe("conversations across restarts (order-desk app, real CLI, real signals)
   });
 
   it("continues each bot's conversation after SIGTERM and after SIGKILL, sending each step's message once", async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     fake.addBot(shop.token);
     fake.addBot(deli.token);
     redis = new Redis(redisUrl);
     const prefix = PREFIX;
+    const keys = createKeys(prefix);
     const stale = await redis.keys(`${PREFIX}*`);
     if (stale.length > 0) await redis.del(...stale);
     const env = {
@@ -48,12 +50,16 @@ describe("conversations across restarts (order-desk app, real CLI, real signals)
       await p.waitForLog(up);
       return p;
     };
-    const texts = (token: string): string[] => fake.sent(token).filter((s) => s.chat_id === CHAT).map((s) => s.text);
+    const texts = (token: string): string[] =>
+      fake
+        .sent(token)
+        .filter((s) => s.chat_id === CHAT)
+        .map((s) => s.text);
     const count = (token: string, text: string): number => texts(token).filter((t) => t === text).length;
     const seen = (token: string, text: string): Promise<void> => fake.waitFor(() => count(token, text) >= 1, 15_000, text);
     // the journal of a bot is empty once every update it fetched is finished and committed
     const settled = (bot: string): Promise<void> =>
-      waitUntil(async () => (await redis.hlen(`${prefix}journal:{${bot}}`)) === 0, `journal of ${bot} empty`);
+      waitUntil(async () => (await redis.hlen(keys.journal(bot))) === 0, `journal of ${bot} empty`);
 
     // 1. both bots mid-order in the same chat, then SIGTERM
     let p = await start();
@@ -92,7 +98,9 @@ describe("conversations across restarts (order-desk app, real CLI, real signals)
     await settled("shop");
     fake.delayNext(shop.token, "sendMessage", Number.POSITIVE_INFINITY);
     fake.inject(shop.token, message(CHAT, "Dave"));
-    await fake.waitFor(() => fake.calls(shop.token).some((c) => c.method === "sendMessage" && c.params.text === "Which size, Dave? S, M or L"));
+    await fake.waitFor(() =>
+      fake.calls(shop.token).some((c) => c.method === "sendMessage" && c.params.text === "Which size, Dave? S, M or L"),
+    );
     p.kill("SIGKILL");
     await p.exitCode();
     p = await start();
@@ -107,7 +115,10 @@ describe("conversations across restarts (order-desk app, real CLI, real signals)
     const dave = count(shop.token, "Which size, Dave? S, M or L");
     expect(dave).toBeGreaterThanOrEqual(1);
     expect(dave).toBeLessThanOrEqual(2);
-    for (const [token, list] of [[shop.token, texts(shop.token)], [deli.token, texts(deli.token)]] as const) {
+    for (const [token, list] of [
+      [shop.token, texts(shop.token)],
+      [deli.token, texts(deli.token)],
+    ] as const) {
       const counts = new Map<string, number>();
       for (const t of list) counts.set(t, (counts.get(t) ?? 0) + 1);
       const repeated = [...counts].filter(([t, n]) => n > 1 && t !== "What is your name?" && !t.startsWith("Which size, Dave"));
@@ -117,7 +128,7 @@ describe("conversations across restarts (order-desk app, real CLI, real signals)
     expect(count(deli.token, "What is your name?")).toBe(1);
     // the conversations are over: no plugin state left; the session counts the orders per bot
     expect(await redis.keys(`${prefix}plugin:*`)).toEqual([]);
-    expect(JSON.parse((await redis.get(`${prefix}session:{shop}:${CHAT}`)) ?? "{}")).toMatchObject({ orders: 3 });
-    expect(JSON.parse((await redis.get(`${prefix}session:{deli}:${CHAT}`)) ?? "{}")).toMatchObject({ orders: 1 });
+    expect(JSON.parse((await redis.get(keys.session("shop", String(CHAT)))) ?? "{}")).toMatchObject({ orders: 3 });
+    expect(JSON.parse((await redis.get(keys.session("deli", String(CHAT)))) ?? "{}")).toMatchObject({ orders: 1 });
   }, 120_000);
 });

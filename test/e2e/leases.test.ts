@@ -3,9 +3,10 @@ import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
 import { CliProcess } from "../support/cli.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { MessageStream } from "../support/message-stream.js";
 import { buildYaml, expectSessionCounts, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
+import { createKeys, type KeyBuilder } from "../../src/storage/keys.js";
 
 const redisUrl = inject("redisUrl");
 const TTL_S = 5;
@@ -23,7 +24,9 @@ class LoadBalancer {
       req.on("end", () => {
         const port = this.backends[this.next++ % Math.max(1, this.backends.length)];
         if (port === undefined) return void res.writeHead(502).end();
-        const headers = Object.fromEntries(Object.entries(req.headers).filter(([k]) => k.startsWith("x-") || k === "content-type")) as Record<string, string>;
+        const headers = Object.fromEntries(
+          Object.entries(req.headers).filter(([k]) => k.startsWith("x-") || k === "content-type"),
+        ) as Record<string, string>;
         fetch(`http://127.0.0.1:${port}${req.url ?? "/"}`, { method: req.method ?? "POST", headers, body: Buffer.concat(chunks) })
           .then(async (r) => res.writeHead(r.status).end(Buffer.from(await r.arrayBuffer())))
           .catch(() => res.writeHead(502).end());
@@ -38,26 +41,35 @@ class LoadBalancer {
   }
 }
 
-const tookLease = (bot: string) => (l: LogLine): boolean => l.msg === "took the lease of this bot; starting it here" && l.bot === bot;
+const tookLease =
+  (bot: string) =>
+  (l: LogLine): boolean =>
+    l.msg === "took the lease of this bot; starting it here" && l.bot === bot;
 const owns = (p: CliProcess): string[] => {
   const owned = new Set<string>();
   for (const l of p.lines) {
     if (typeof l.bot !== "string") continue;
     if (l.msg === "took the lease of this bot; starting it here") owned.add(l.bot);
-    if (l.msg === "handed this bot over: drained, offset confirmed, lease released" || (typeof l.msg === "string" && l.msg.startsWith("lost the lease"))) owned.delete(l.bot);
+    if (
+      l.msg === "handed this bot over: drained, offset confirmed, lease released" ||
+      (typeof l.msg === "string" && l.msg.startsWith("lost the lease"))
+    )
+      owned.delete(l.bot);
   }
   return [...owned].sort();
 };
 
 describe("several instances share the bots through Redis leases (real CLI, real signals)", () => {
-  let fake: FakeBotApi;
+  let fake: LocalBotApi;
   let procs: CliProcess[] = [];
   let redis: Redis;
   let prefix: string;
+  let keys: KeyBuilder;
 
   beforeEach(async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     prefix = uniquePrefix();
+    keys = createKeys(prefix);
     redis = new Redis(redisUrl);
   });
 
@@ -138,7 +150,8 @@ describe("several instances share the bots through Redis leases (real CLI, real 
     // what was fetched and not finished at the kill: the only updates whose replies may repeat
     const midHandler = new Set<string>();
     for (const id of victims) {
-      for (const raw of await redis.hvals(`${prefix}journal:{${id}}`)) midHandler.add(((JSON.parse(raw) as { message: { text: string } }).message.text));
+      for (const raw of await redis.hvals(keys.journal(id)))
+        midHandler.add((JSON.parse(raw) as { message: { text: string } }).message.text);
     }
     for (const id of victims) await b.waitForLog(tookLease(id), (TTL_S + 10) * 1000);
     const takeoverMs = Date.now() - killedAt;
@@ -170,7 +183,8 @@ describe("several instances share the bots through Redis leases (real CLI, real 
     a.kill("SIGSTOP");
     const paused = new Set<string>();
     for (const bot of bots) {
-      for (const raw of await redis.hvals(`${prefix}journal:{${bot.id}}`)) paused.add(((JSON.parse(raw) as { message: { text: string } }).message.text));
+      for (const raw of await redis.hvals(keys.journal(bot.id)))
+        paused.add((JSON.parse(raw) as { message: { text: string } }).message.text);
     }
     for (const id of victims) await b.waitForLog(tookLease(id), (TTL_S + 10) * 1000);
     await fake.waitFor(() => stream.answers().size >= stream.labels.length - 5, 15_000);
@@ -195,7 +209,9 @@ describe("several instances share the bots through Redis leases (real CLI, real 
     const woke = a.lines.findIndex((l) => typeof l.msg === "string" && l.msg.startsWith("lost the lease"));
     const retook = a.lines.findIndex((l, i) => i > woke && l.msg === "took the lease of this bot; starting it here");
     const between = a.lines.slice(woke, retook === -1 ? undefined : retook);
-    expect(between.filter((l) => l.msg === "bot started" || l.msg === "handed this bot over: drained, offset confirmed, lease released")).toEqual([]);
+    expect(
+      between.filter((l) => l.msg === "bot started" || l.msg === "handed this bot over: drained, offset confirmed, lease released"),
+    ).toEqual([]);
   }, 120_000);
 
   it("webhook bots behind a load balancer: a non-owner passes each request to the owner; a rolling deploy loses and repeats nothing", async () => {
@@ -205,7 +221,14 @@ describe("several instances share the bots through Redis leases (real CLI, real 
       const bots = [1, 2, 3, 4].map((n) => ({ id: `W${n}`, token: fakeToken(660 + n) }));
       for (const b of bots) fake.addBot(b.token);
       const config = writeConfig(
-        buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots, leases: `leases:\n  ttl: ${TTL_S}`, extra: `mode: webhook\nwebhook:\n  public_url: ${base}` }),
+        buildYaml({
+          apiRoot: fake.apiRoot,
+          redisUrl,
+          prefix,
+          bots,
+          leases: `leases:\n  ttl: ${TTL_S}`,
+          extra: `mode: webhook\nwebhook:\n  public_url: ${base}`,
+        }),
       );
       const portOf = async (p: CliProcess): Promise<number> => Number((await p.waitForLog((l) => l.msg === "HTTP server listening")).port);
       const stream = new MessageStream(fake, bots, 5);

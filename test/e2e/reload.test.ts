@@ -2,7 +2,7 @@ import { writeFileSync, renameSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { CliProcess, runCli } from "../support/cli.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
 import { freePort } from "../support/redis-server.js";
 import { buildYaml, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
@@ -12,13 +12,13 @@ const up = (l: LogLine): boolean => l.msg === "all bots are up";
 const reloaded = (l: LogLine): boolean => typeof l.msg === "string" && l.msg.startsWith("config reloaded");
 
 describe("live reload of bots.yaml (real CLI)", () => {
-  let fake: FakeBotApi;
+  let fake: LocalBotApi;
   let prefix: string;
   let port: number;
   const procs: CliProcess[] = [];
 
   beforeEach(async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     prefix = uniquePrefix();
     port = await freePort();
   });

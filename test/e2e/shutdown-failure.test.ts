@@ -1,15 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import { CliProcess } from "../support/cli.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { buildYaml, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
+import { createKeys } from "../../src/storage/keys.js";
 
 const BOT = { id: "sf", token: fakeToken(95) };
 
 describe("a shutdown step that fails (real CLI, real signals)", () => {
-  let fake: FakeBotApi | undefined;
+  let fake: LocalBotApi | undefined;
   let redis: RedisServer | undefined;
   const procs: CliProcess[] = [];
   afterEach(async () => {
@@ -21,7 +22,7 @@ describe("a shutdown step that fails (real CLI, real signals)", () => {
   });
 
   it("a Redis that does not answer QUIT: step 5 is logged as failed, the steps before it as done, and the exit code is 1", async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     fake.addBot(BOT.token);
     redis = await startRedisServer();
     const prefix = uniquePrefix();
@@ -35,7 +36,7 @@ describe("a shutdown step that fails (real CLI, real signals)", () => {
     await fake.waitForSent(BOT.token, 1);
     // the update's session and journal write landed: nothing is in flight when Redis stops answering
     const check = new Redis(redis.url);
-    while ((await check.get(`${prefix}session:{${BOT.id}}:1`)) === null) await new Promise((r) => setTimeout(r, 10));
+    while ((await check.get(createKeys(prefix).session(BOT.id, "1"))) === null) await new Promise((r) => setTimeout(r, 10));
     check.disconnect();
     process.kill(redis.pid, "SIGSTOP");
     p.kill("SIGTERM");

@@ -1,25 +1,28 @@
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
 import { CliProcess } from "../support/cli.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
-import { buildYaml, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
+import { buildYaml, expectSessionCounts, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
+import { createKeys, type KeyBuilder } from "../../src/storage/keys.js";
 
 const redisUrl = inject("redisUrl");
 const BOTS = [1, 2, 3].map((n) => ({ id: `b${n}`, token: fakeToken(n) }));
 const up = (l: LogLine): boolean => l.msg === "all bots are up";
 
 describe("shutdown coordinator and update journal (real CLI, real signals)", () => {
-  let fake: FakeBotApi;
+  let fake: LocalBotApi;
   let prefix: string;
+  let keys: KeyBuilder;
   let config: string;
   let procs: CliProcess[] = [];
   let redis: Redis;
 
   beforeEach(async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     for (const b of BOTS) fake.addBot(b.token);
     prefix = uniquePrefix();
+    keys = createKeys(prefix);
     config = writeConfig(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: BOTS, extra: "shutdown:\n  drain_timeout: 5" }));
     redis = new Redis(redisUrl);
   });
@@ -73,7 +76,9 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     const counts = labels.map((l) => answered(l));
     expect(counts.filter((c) => c !== 1)).toEqual([]);
     for (const b of BOTS) expect(fake.pendingCount(b.token)).toBe(0);
-    expect(await redis.hlen(`${prefix}journal:{b1}`)).toBe(0);
+    expect(await redis.hlen(keys.journal("b1"))).toBe(0);
+    // (an empty journal hash is deleted: the cursor beside it shows the name is the one the host writes)
+    expect(await redis.exists(keys.watermark("b1"))).toBe(1);
   }, 120_000);
 
   it("closes Redis only after the last handler: the session write that ends a slow handler lands", async () => {
@@ -84,7 +89,7 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     p.kill("SIGINT");
     expect(await p.exitCode()).toBe(0);
     expect(answered("slow1")).toBe(1);
-    expect(JSON.parse((await redis.get(`${prefix}session:{b1}:7`)) ?? "null")).toEqual({ count: 1 });
+    expect(JSON.parse((await redis.get(keys.session("b1", "7"))) ?? "null")).toEqual({ count: 1 });
     const order = p.lines.filter((l) => typeof l.step === "number").map((l) => [l.step, l.msg]);
     expect(order.map(([s]) => s)).toEqual([1, 2, 3, 4, 5]);
     expect(order[1]![1]).toContain("drained");
@@ -110,7 +115,7 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     await fake.waitFor(() => answered("stuck") === 1, 10_000);
     again.kill("SIGTERM");
     expect(await again.exitCode()).toBe(0);
-    expect(JSON.parse((await redis.get(`${prefix}session:{b2}:9`)) ?? "null")).toEqual({ count: 1 });
+    expect(JSON.parse((await redis.get(keys.session("b2", "9"))) ?? "null")).toEqual({ count: 1 });
   });
 
   it("the drain deadline exits 1 and reports what it cut", async () => {
@@ -121,7 +126,9 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     await fake.waitForSent(BOTS[0]!.token, 1);
     p.kill("SIGTERM");
     expect(await p.exitCode()).toBe(1);
-    const report = p.lines.find((l) => l.code === "BOT_HOST_DRAIN_TIMEOUT" || (typeof l.msg === "string" && l.msg.startsWith("drain did not finish")));
+    const report = p.lines.find(
+      (l) => l.code === "BOT_HOST_DRAIN_TIMEOUT" || (typeof l.msg === "string" && l.msg.startsWith("drain did not finish")),
+    );
     expect(report).toMatchObject({ cut_updates: 1 });
   });
 
@@ -144,10 +151,7 @@ describe("shutdown coordinator and update journal (real CLI, real signals)", () 
     await fake.waitFor(() => labels.every((l) => answered(l) >= 1), 20_000);
     again.kill("SIGTERM");
     expect(await again.exitCode()).toBe(0);
-    for (const [key, n] of perChat) {
-      const [bot, chat] = key.split(":");
-      expect(JSON.parse((await redis.get(`${prefix}session:{${bot}}:${chat}`)) ?? "null"), key).toEqual({ count: n });
-    }
+    await expectSessionCounts(redis, prefix, perChat);
   }, 60_000);
 
   it("shuts down cleanly with zero bots, and while a bot is still retrying its start", async () => {

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { CLI, CliProcess } from "../support/cli.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { buildYaml, fakeToken, fixture, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
 
 const redisUrl = inject("redisUrl");
@@ -33,7 +33,7 @@ async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Pro
 }
 
 describe("signals while `bot-host start` is starting (real CLI)", () => {
-  let fake: FakeBotApi | undefined;
+  let fake: LocalBotApi | undefined;
   const procs: CliProcess[] = [];
   afterEach(async () => {
     for (const p of procs) p.kill("SIGKILL");
@@ -47,7 +47,7 @@ describe("signals while `bot-host start` is starting (real CLI)", () => {
   };
 
   it("SIGTERM 100 ms after the start (or as soon as the CLI owns the signal, if later) exits 0", async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     fake.addBot(BOT.token);
     const config = writeConfig(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix: uniquePrefix(), bots: [BOT] }));
     for (let i = 0; i < 3; i++) {
@@ -65,7 +65,7 @@ describe("signals while `bot-host start` is starting (real CLI)", () => {
   });
 
   it("SIGTERM while the app module loads stops what has started and exits 0", async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     fake.addBot(BOT.token);
     const config = writeConfig(
       buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix: uniquePrefix(), bots: [BOT], app: fixture("slow-app.js") }),
@@ -100,7 +100,10 @@ describe("the order of a start", () => {
     const signals = lines.indexOf("signals");
     expect(signals).toBeGreaterThan(0);
     const first = (pattern: RegExp): number => lines.findIndex((l) => pattern.test(l));
-    for (const heavy of [/\/node_modules\/(grammy|ioredis|pino|zod|yaml|undici|prom-client)\//, /\/dist\/src\/(host|config\/index|logging\/logger)\.js$/]) {
+    for (const heavy of [
+      /\/node_modules\/(grammy|ioredis|pino|zod|yaml|undici|prom-client)\//,
+      /\/dist\/src\/(host|config\/index|logging\/logger)\.js$/,
+    ]) {
       const at = first(heavy);
       expect(at, `${heavy} was loaded`).toBeGreaterThan(0);
       expect(at, `${heavy} is loaded after the signal handlers`).toBeGreaterThan(signals);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { CliProcess } from "../support/cli.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
 import { freePort } from "../support/redis-server.js";
 import { buildYaml, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
@@ -11,7 +11,7 @@ const BOT = { id: "hook", token: fakeToken(70) };
 const up = (l: LogLine): boolean => l.msg === "all bots are up";
 
 describe("webhook shutdown (real CLI)", () => {
-  let fake: FakeBotApi;
+  let fake: LocalBotApi;
   const procs: CliProcess[] = [];
   afterEach(async () => {
     for (const p of procs) p.kill("SIGKILL");
@@ -19,7 +19,7 @@ describe("webhook shutdown (real CLI)", () => {
   });
 
   it("SIGTERM during a burst: new requests get 503, in-flight ones finish, exit 0, and nothing is lost", async () => {
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     fake.addBot(BOT.token);
     const port = await freePort();
     const config = writeConfig(

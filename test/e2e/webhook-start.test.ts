@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
 import { CliProcess } from "../support/cli.js";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
 import { freePort } from "../support/redis-server.js";
 import { buildYaml, expectSessionCounts, fakeToken, fixture, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
@@ -11,7 +11,7 @@ const CHATS = 8;
 const up = (l: LogLine): boolean => l.msg === "all bots are up";
 
 describe("webhook traffic during start (real CLI, slow app)", () => {
-  let fake: FakeBotApi | undefined;
+  let fake: LocalBotApi | undefined;
   const procs: CliProcess[] = [];
   afterEach(async () => {
     for (const p of procs) p.kill("SIGKILL");
@@ -22,7 +22,7 @@ describe("webhook traffic during start (real CLI, slow app)", () => {
   it("ten starts under full-speed redelivery: never a crash, every update handled exactly once", async () => {
     // Telegram keeps redelivering what did not get a 2xx; here it does so every 5 ms, so requests arrive while
     // the HTTP server listens but the app module is still loading.
-    fake = await FakeBotApi.start({ webhookRetryDelayMs: 5 });
+    fake = await LocalBotApi.start({ webhookRetryDelayMs: 5 });
     for (const b of BOTS) fake.addBot(b.token);
     const port = await freePort();
     const prefix = uniquePrefix();

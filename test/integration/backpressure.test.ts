@@ -1,38 +1,42 @@
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { describe, expect, inject, it } from "vitest";
 import { message } from "../support/updates.js";
-import { buildYaml, fakeToken, startHost } from "../support/harness.js";
-import type { Host } from "../../src/host.js";
+import { buildYaml, fakeToken } from "../support/harness.js";
+import { useHost } from "../support/host-fixture.js";
+import type { Host } from "../../src/host/host.js";
 
 const redisUrl = inject("redisUrl");
 
 describe("backpressure", () => {
-  let fake: FakeBotApi;
-  let host: Host | undefined;
-  afterEach(async () => {
-    await host?.stop();
-    host = undefined;
-    await fake?.stop();
-  });
+  const fx = useHost();
 
   it("never has more updates in flight than the per-bot and global caps while a backlog drains", async () => {
-    fake = await FakeBotApi.start();
+    const fake = await fx.startFake();
     const bots = [0, 1, 2].map((i) => ({ id: `bp${i}`, token: fakeToken(400 + i) }));
     for (const b of bots) {
       fake.addBot(b.token);
       // the backlog is there before the host starts: the first getUpdates could fetch 100 at once
-      fake.injectMany(b.token, Array.from({ length: 150 }, (_, i) => message(1 + (i % 30), `q${i} sleep=15`)));
+      fake.injectMany(
+        b.token,
+        Array.from({ length: 150 }, (_, i) => message(1 + (i % 30), `q${i} sleep=15`)),
+      );
     }
-    const yaml = buildYaml({ apiRoot: fake.apiRoot, redisUrl, bots }).replace("polling:\n  timeout: 1", "polling:\n  timeout: 1\n  concurrency: 5\n  global_concurrency: 8");
+    const yaml = buildYaml({ apiRoot: fake.apiRoot, redisUrl, bots }).replace(
+      "polling:\n  timeout: 1",
+      "polling:\n  timeout: 1\n  concurrency: 5\n  global_concurrency: 8",
+    );
     let maxBot = 0;
     let maxAll = 0;
     let samples = 0;
-    const started = startHost(yaml);
+    let host: Host | undefined;
+    const started = fx.start(yaml);
     const sampler = setInterval(() => {
       if (host === undefined) return;
-      const sizes = host.runners.all().map((r) => r.tracker.size);
+      const sizes = host.status().bots.map((b) => b.inFlight);
       maxBot = Math.max(maxBot, ...sizes);
-      maxAll = Math.max(maxAll, sizes.reduce((a, b) => a + b, 0));
+      maxAll = Math.max(
+        maxAll,
+        sizes.reduce((a, b) => a + b, 0),
+      );
       samples++;
     }, 2);
     ({ host } = await started);
@@ -44,7 +48,10 @@ describe("backpressure", () => {
     expect(maxAll).toBeGreaterThanOrEqual(6);
     // getUpdates asked for no more than there was room for
     for (const b of bots) {
-      const limits = fake.calls(b.token).filter((c) => c.method === "getUpdates").map((c) => Number(c.params.limit));
+      const limits = fake
+        .calls(b.token)
+        .filter((c) => c.method === "getUpdates")
+        .map((c) => Number(c.params.limit));
       expect(Math.max(...limits)).toBeLessThanOrEqual(8);
     }
   }, 40_000);

@@ -1,13 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { GrammyError, HttpError } from "grammy";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { fakeToken } from "../support/harness.js";
 import { message } from "../support/updates.js";
 import { createGetUpdates, type GetUpdates } from "../../src/runtime/get-updates.js";
 import { createSharedTransport, type SharedTransport } from "../../src/transport/shared-transport.js";
 
 describe("direct getUpdates", () => {
-  let fake: FakeBotApi;
+  let fake: LocalBotApi;
   let transport: SharedTransport;
   let outcomes: string[];
   const token = fakeToken(71);
@@ -17,7 +17,7 @@ describe("direct getUpdates", () => {
 
   beforeEach(async () => {
     outcomes = [];
-    fake = await FakeBotApi.start();
+    fake = await LocalBotApi.start();
     fake.addBot(token);
     transport = createSharedTransport({ connections: 8 });
   });

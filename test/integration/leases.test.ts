@@ -1,9 +1,10 @@
 import { Redis } from "ioredis";
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { describe, expect, inject, it } from "vitest";
 import { message } from "../support/updates.js";
-import { buildYaml, fakeToken, startHost, uniquePrefix, waitUntil } from "../support/harness.js";
-import type { Host } from "../../src/host.js";
+import { buildYaml, fakeToken, uniquePrefix, waitUntil } from "../support/harness.js";
+import { useHost } from "../support/host-fixture.js";
+import type { Host } from "../../src/host/host.js";
+import { createKeys } from "../../src/storage/keys.js";
 
 const redisUrl = inject("redisUrl");
 
@@ -20,20 +21,15 @@ async function readyz(host: Host): Promise<{ status: number; body: ReadyBody }> 
 }
 
 describe("leases as operators see them (/readyz, metrics, settings)", () => {
-  let fake: FakeBotApi;
-  let hosts: Host[] = [];
-  afterEach(async () => {
-    for (const h of hosts.reverse()) await h.stop();
-    hosts = [];
-    await fake?.stop();
-  });
+  const fx = useHost();
 
   it("lists owned and standby bots in /readyz; a standby-only instance is ready; metrics count owned bots and lease events", async () => {
-    fake = await FakeBotApi.start();
+    const fake = await fx.startFake();
     const bots = [1, 2].map((n) => ({ id: `r${n}`, token: fakeToken(560 + n) }));
     for (const b of bots) fake.addBot(b.token);
     const yaml = buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix: uniquePrefix(), bots });
-    for (let i = 0; i < 3; i++) hosts.push((await startHost(yaml)).host);
+    for (let i = 0; i < 3; i++) await fx.start(yaml);
+    const hosts = fx.hosts;
     const [a, b, c] = hosts as [Host, Host, Host];
     // three instances, two bots: one each for two of them, the third stands by
     const settled = async (): Promise<boolean> => {
@@ -49,7 +45,9 @@ describe("leases as operators see them (/readyz, metrics, settings)", () => {
       expect([...body.leases!.owned, ...body.leases!.standby].sort()).toEqual(["r1", "r2"]);
       expect(Object.keys(body.bots)).toEqual(body.leases!.owned);
     }
-    const owner = (await Promise.all(hosts.map(async (h) => ((await readyz(h)).body.leases!.owned.includes("r1") ? h : undefined)))).find(Boolean)!;
+    const owner = (await Promise.all(hosts.map(async (h) => ((await readyz(h)).body.leases!.owned.includes("r1") ? h : undefined)))).find(
+      Boolean,
+    )!;
     const metrics = await owner.metrics.registry.metrics();
     expect(metrics).toMatch(/^bot_host_owned_bots 1$/m);
     expect(metrics).toMatch(/^bot_host_lease_events_total\{bot="r1",event="acquired"\} 1$/m);
@@ -59,34 +57,38 @@ describe("leases as operators see them (/readyz, metrics, settings)", () => {
   });
 
   it("a bot failing with 401 stays failed where it failed: no other instance retries it in a loop", async () => {
-    fake = await FakeBotApi.start();
+    const fake = await fx.startFake();
     const good = { id: "good", token: fakeToken(575) };
     const bad = { id: "bad", token: fakeToken(576) }; // never added to the fake: 401
     fake.addBot(good.token);
     const prefix = uniquePrefix();
+    const keys = createKeys(prefix);
     const yaml = buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [good, bad] });
-    const first = (await startHost(yaml)).host;
-    hosts.push(first);
-    const second = (await startHost(yaml)).host;
-    hosts.push(second);
+    const { host: first } = await fx.start(yaml);
+    const { host: second } = await fx.start(yaml);
     const redis = new Redis(redisUrl);
     try {
       await waitUntil(async () => {
         const owned = await Promise.all([first, second].map(async (h) => (await readyz(h)).body.leases!.owned.length));
         return owned[0] === 1 && owned[1] === 1;
       }, "one bot on each instance");
-      const fence = await redis.get(`${prefix}fence:{bad}`);
+      const fence = await redis.get(keys.fence(bad.id));
+      expect(fence).toMatch(/^\d+$/);
       const getMes = fake.calls(bad.token).filter((c) => c.method === "getMe").length;
       // watch the bad bot's lease be renewed three times by its owner (its TTL jumps back up each time)
       let renewals = 0;
       let last = Infinity;
-      await waitUntil(async () => {
-        const ttl = await redis.pttl(`${prefix}lease:{bad}`);
-        if (ttl > last) renewals++;
-        last = ttl;
-        return renewals >= 3;
-      }, "three renewals of the failed bot's lease", 30_000);
-      expect(await redis.get(`${prefix}fence:{bad}`)).toBe(fence);
+      await waitUntil(
+        async () => {
+          const ttl = await redis.pttl(keys.lease(bad.id));
+          if (ttl > last) renewals++;
+          last = ttl;
+          return renewals >= 3;
+        },
+        "three renewals of the failed bot's lease",
+        30_000,
+      );
+      expect(await redis.get(keys.fence(bad.id))).toBe(fence);
       expect(fake.calls(bad.token).filter((c) => c.method === "getMe")).toHaveLength(getMes);
       const states = await Promise.all([first, second].map(async (h) => (await readyz(h)).body));
       const owner = states.find((b) => b.leases!.owned.includes("bad"))!;
@@ -99,12 +101,13 @@ describe("leases as operators see them (/readyz, metrics, settings)", () => {
   });
 
   it("with leases.enabled false every bot runs here and no lease is taken", async () => {
-    fake = await FakeBotApi.start();
+    const fake = await fx.startFake();
     const bot = { id: "solo", token: fakeToken(570) };
     fake.addBot(bot.token);
     const prefix = uniquePrefix();
-    const { host } = await startHost(buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [bot], leases: "leases:\n  enabled: false" }));
-    hosts.push(host);
+    const { host } = await fx.start(
+      buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix, bots: [bot], leases: "leases:\n  enabled: false" }),
+    );
     const { body } = await readyz(host);
     expect(body.ready).toBe(true);
     expect(body.leases).toBeUndefined();

@@ -1,40 +1,39 @@
 import { resolve } from "node:path";
 import { Redis } from "ioredis";
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { describe, expect, inject, it } from "vitest";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { callbackQuery, command, message } from "../support/updates.js";
-import { buildYaml, fakeToken, startHost, uniquePrefix, waitUntil, type LogLine } from "../support/harness.js";
-import type { Host } from "../../src/host.js";
+import { buildYaml, fakeToken, uniquePrefix, waitUntil, type LogLine } from "../support/harness.js";
+import { useHost } from "../support/host-fixture.js";
+import { createKeys } from "../../src/storage/keys.js";
 
 const redisUrl = inject("redisUrl");
 const APP = resolve(import.meta.dirname, "../../dist/examples/order-desk/index.js");
 const CHAT = 777; // a private chat: the same id under both bots (it is the user's id)
 
 describe.each(["redis", "memory"] as const)("the order-desk example (conversations, menu, i18n) under two bots, %s store", (kind) => {
-  let fake: FakeBotApi;
-  let host: Host | undefined;
+  const fx = useHost();
+  let fake: LocalBotApi;
   let lines: LogLine[] = [];
   const shop = { id: "shop", token: fakeToken(410) };
   const deli = { id: "deli", token: fakeToken(411) };
   let prefix = "";
-  const texts = (token: string, chat = CHAT): string[] => fake.sent(token).filter((s) => s.chat_id === chat).map((s) => s.text);
+  const texts = (token: string, chat = CHAT): string[] =>
+    fake
+      .sent(token)
+      .filter((s) => s.chat_id === chat)
+      .map((s) => s.text);
   const nth = async (token: string, n: number, chat = CHAT): Promise<string> => {
     await fake.waitFor(() => texts(token, chat).length >= n, 10_000, `${n} messages in chat ${chat}`);
     return texts(token, chat)[n - 1]!;
   };
 
-  afterEach(async () => {
-    await host?.stop();
-    host = undefined;
-    await fake?.stop();
-  });
-
   async function start(): Promise<void> {
     prefix = uniquePrefix();
-    fake = await FakeBotApi.start();
+    fake = await fx.startFake();
     fake.addBot(shop.token);
     fake.addBot(deli.token);
-    ({ host, lines } = await startHost(
+    ({ lines } = await fx.start(
       buildYaml({
         apiRoot: fake.apiRoot,
         ...(kind === "redis" ? { redisUrl, prefix } : {}),
@@ -58,9 +57,10 @@ describe.each(["redis", "memory"] as const)("the order-desk example (conversatio
     expect(await nth(deli.token, 2)).toBe("Which size, Bob? S, M or L");
     if (kind === "redis") {
       const redis = new Redis(redisUrl);
-      const keys = (await redis.keys(`${prefix}plugin:*`)).sort();
+      const stored = (await redis.keys(`${prefix}plugin:*`)).sort();
       redis.disconnect();
-      expect(keys).toEqual([`${prefix}plugin:conversations:{deli}:${CHAT}`, `${prefix}plugin:conversations:{shop}:${CHAT}`]);
+      const keys = createKeys(prefix);
+      expect(stored).toEqual([keys.plugin("conversations", deli.id, String(CHAT)), keys.plugin("conversations", shop.id, String(CHAT))]);
     }
     fake.inject(shop.token, message(CHAT, "xl"));
     expect(await nth(shop.token, 3)).toBe("Please answer S, M or L.");
@@ -86,7 +86,7 @@ describe.each(["redis", "memory"] as const)("the order-desk example (conversatio
     expect(fake.sent(deli.token).length).toBe(3);
     // (a call is counted when its answer is back at the host, just after the fake recorded it)
     const sends = async (): Promise<string | undefined> =>
-      /^bot_host_api_calls_total\{bot="shop",method="sendMessage"\} (\d+)$/m.exec(await host!.metrics.registry.metrics())?.[1];
+      /^bot_host_api_calls_total\{bot="shop",method="sendMessage"\} (\d+)$/m.exec(await fx.host.metrics.registry.metrics())?.[1];
     await waitUntil(async () => (await sends()) === "8", "8 sendMessage calls counted by the host");
     expect(await sends()).toBe("8");
     expect(fake.sent(shop.token).length).toBe(8);

@@ -1,36 +1,29 @@
 import { Redis } from "ioredis";
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { describe, expect, inject, it } from "vitest";
 import { command } from "../support/updates.js";
-import { buildYaml, fakeToken, fixture, startHost, uniquePrefix, type LogLine } from "../support/harness.js";
+import { buildYaml, fakeToken, fixture, uniquePrefix, type LogLine } from "../support/harness.js";
+import { useHost } from "../support/host-fixture.js";
 import { pluginStorage } from "../../src/index.js";
 import { ErrorCodes } from "../../src/errors.js";
-import type { Host } from "../../src/host.js";
+import { createKeys } from "../../src/storage/keys.js";
 
 const redisUrl = inject("redisUrl");
 
 describe.each(["redis", "memory"] as const)("pluginStorage under two bots, %s store", (kind) => {
-  let fake: FakeBotApi;
-  let host: Host | undefined;
-  let lines: LogLine[] = [];
+  const fx = useHost();
   const a = { id: "alpha", token: fakeToken(420) };
   const b = { id: "beta", token: fakeToken(421) };
   const prefix = uniquePrefix();
-  const texts = (token: string): string[] => fake.sent(token).map((s) => s.text);
-
-  afterEach(async () => {
-    await host?.stop();
-    host = undefined;
-    await fake?.stop();
-  });
+  const keys = createKeys(prefix);
+  const texts = (token: string): string[] => fx.fake.sent(token).map((s) => s.text);
 
   it("keeps a plugin's state per bot, commits it with the update (also when the app throws after writing), and refuses a write after the update", async () => {
-    fake = await FakeBotApi.start();
+    const fake = await fx.startFake();
     fake.addBot(a.token);
     fake.addBot(b.token);
-    ({ host, lines } = await startHost(
+    const { lines } = await fx.start(
       buildYaml({ apiRoot: fake.apiRoot, ...(kind === "redis" ? { redisUrl, prefix } : {}), app: fixture("notes-app.js"), bots: [a, b] }),
-    ));
+    );
     fake.inject(a.token, command(55, "note", "one"));
     fake.inject(b.token, command(55, "note", "uno"));
     await fake.waitFor(() => texts(a.token).length === 1 && texts(b.token).length === 1);
@@ -42,10 +35,10 @@ describe.each(["redis", "memory"] as const)("pluginStorage under two bots, %s st
     expect(texts(b.token)).toEqual(["beta:uno", "beta:uno,dos"]);
     if (kind === "redis") {
       const redis = new Redis(redisUrl);
-      const keys = (await redis.keys(`${prefix}plugin:*`)).sort();
-      const alpha = await redis.get(`${prefix}plugin:notes:{alpha}:55`);
+      const stored = (await redis.keys(`${prefix}plugin:*`)).sort();
+      const alpha = await redis.get(keys.plugin("notes", a.id, "55"));
       redis.disconnect();
-      expect(keys).toEqual([`${prefix}plugin:notes:{alpha}:55`, `${prefix}plugin:notes:{beta}:55`]);
+      expect(stored).toEqual([keys.plugin("notes", a.id, "55"), keys.plugin("notes", b.id, "55")]);
       expect(JSON.parse(alpha ?? "null")).toEqual(["one", "two", "three"]);
     }
 

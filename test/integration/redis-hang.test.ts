@@ -1,31 +1,29 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { describe, expect, it } from "vitest";
 import { message } from "../support/updates.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
-import { buildYaml, expectSessionCounts, fakeToken, startHost, uniquePrefix, type LogLine } from "../support/harness.js";
-import type { Host } from "../../src/host.js";
+import { buildYaml, expectSessionCounts, fakeToken, uniquePrefix } from "../support/harness.js";
+import { useHost } from "../support/host-fixture.js";
 
 const BOTS = [1, 2].map((n) => ({ id: `hang${n}`, token: fakeToken(520 + n) }));
 
 describe("a Redis that hangs (SIGSTOP) while the host runs", () => {
-  let fake: FakeBotApi | undefined;
-  let host: Host | undefined;
   let redis: RedisServer | undefined;
-  afterEach(async () => {
-    if (redis !== undefined) process.kill(redis.pid, "SIGCONT");
-    await host?.stop(5_000).catch(() => undefined);
-    host = undefined;
-    await redis?.stop();
-    await fake?.stop();
+  const fx = useHost({
+    drainTimeoutMs: 5_000,
+    ignoreStopErrors: true,
+    // a test that failed while Redis was paused: let the host's stop reach it
+    beforeStop: () => {
+      if (redis !== undefined) process.kill(redis.pid, "SIGCONT");
+      redis = undefined;
+    },
   });
 
   it("turns /readyz 503 with the reason within 5 s, back to 200 after SIGCONT; lost 0, repeated 0", async () => {
-    fake = await FakeBotApi.start();
+    const fake = await fx.startFake();
     for (const b of BOTS) fake.addBot(b.token);
-    redis = await startRedisServer();
+    redis = fx.track(await startRedisServer());
     const prefix = uniquePrefix();
-    let lines: LogLine[];
-    ({ host, lines } = await startHost(buildYaml({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix, bots: BOTS })));
+    const { host, lines } = await fx.start(buildYaml({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix, bots: BOTS }));
     const base = `http://127.0.0.1:${host.httpAddress!.port}`;
     const readyz = async (): Promise<{ status: number; body: { ready: boolean; store: { ok: boolean; reason?: string } } }> => {
       const res = await fetch(`${base}/readyz`);
@@ -50,12 +48,12 @@ describe("a Redis that hangs (SIGSTOP) while the host runs", () => {
       const b = BOTS[n % 2]!;
       const chat = 40 + (n % 5);
       perChat.set(`${b.id}:${chat}`, (perChat.get(`${b.id}:${chat}`) ?? 0) + 1);
-      fake!.inject(b.token, message(chat, `h${n}`));
+      fake.inject(b.token, message(chat, `h${n}`));
       n++;
     };
     const load = setInterval(send, 20);
     try {
-      await fake.waitFor(() => BOTS.every((b) => fake!.sentCount(b.token) >= 5), 10_000, "answers before the pause");
+      await fake.waitFor(() => BOTS.every((b) => fake.sentCount(b.token) >= 5), 10_000, "answers before the pause");
       process.kill(redis.pid, "SIGSTOP");
       const paused = await poll(readyz, (r) => r.status === 503, 5_000, "/readyz while Redis is paused");
       expect(paused.body).toMatchObject({ ready: false, store: { ok: false, reason: expect.stringContaining("PING") } });
@@ -67,7 +65,7 @@ describe("a Redis that hangs (SIGSTOP) while the host runs", () => {
       clearInterval(load);
     }
     const total = n;
-    const labels = (): string[] => BOTS.flatMap((b) => fake!.sent(b.token).map((s) => s.text.split("|")[3]!));
+    const labels = (): string[] => BOTS.flatMap((b) => fake.sent(b.token).map((s) => s.text.split("|")[3]!));
     await fake.waitFor(() => labels().length >= total, 15_000, "every update answered");
     expect(labels().length).toBe(total);
     expect(new Set(labels()).size).toBe(total);

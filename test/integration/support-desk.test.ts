@@ -1,32 +1,32 @@
 import { resolve } from "node:path";
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { describe, expect, inject, it } from "vitest";
 import { callbackQuery, command, message } from "../support/updates.js";
-import { buildYaml, fakeToken, startHost, uniquePrefix } from "../support/harness.js";
-import type { Host } from "../../src/host.js";
+import { buildYaml, fakeToken, uniquePrefix } from "../support/harness.js";
+import { useHost } from "../support/host-fixture.js";
 
 const redisUrl = inject("redisUrl");
 const APP = resolve(import.meta.dirname, "../../dist/examples/support-desk/index.js");
 const ADMIN = 9001;
 
 describe("the support-desk example app", () => {
-  let fake: FakeBotApi;
-  let host: Host | undefined;
-  afterEach(async () => {
-    await host?.stop();
-    host = undefined;
-    await fake?.stop();
-  });
+  const fx = useHost();
 
   it("forwards /help to the admins, takes the admin's answer back to the member, and never blocks other chats or bots", async () => {
-    fake = await FakeBotApi.start();
+    const fake = await fx.startFake();
     const desk = { id: "desk", token: fakeToken(300) };
     const other = { id: "other", token: fakeToken(301) };
     fake.addBot(desk.token);
     fake.addBot(other.token);
-    ({ host } = await startHost(
-      buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix: uniquePrefix(), app: APP, bots: [desk, other], appConfig: `app_config:\n  admin_chats: [${ADMIN}]` }),
-    ));
+    await fx.start(
+      buildYaml({
+        apiRoot: fake.apiRoot,
+        redisUrl,
+        prefix: uniquePrefix(),
+        app: APP,
+        bots: [desk, other],
+        appConfig: `app_config:\n  admin_chats: [${ADMIN}]`,
+      }),
+    );
     const sentTo = (token: string, chat: number) => fake.sent(token).filter((s) => s.chat_id === chat);
 
     // member in chat A asks
@@ -35,7 +35,12 @@ describe("the support-desk example app", () => {
     const forwarded = sentTo(desk.token, ADMIN)[0]!;
     expect(forwarded.text).toBe("Help request from User 101 (chat 101):\nmy printer is on fire");
     expect(forwarded.reply_markup).toEqual({
-      inline_keyboard: [[{ text: "Answer", callback_data: "answer:101" }, { text: "Delete", callback_data: "delete" }]],
+      inline_keyboard: [
+        [
+          { text: "Answer", callback_data: "answer:101" },
+          { text: "Delete", callback_data: "delete" },
+        ],
+      ],
     });
     expect(sentTo(desk.token, 101)[0]!.text).toBe("Thanks! Your question was sent to the support team.");
 

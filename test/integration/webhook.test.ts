@@ -1,10 +1,10 @@
-import { afterEach, describe, expect, inject, it } from "vitest";
-import { FakeBotApi } from "../support/fake-bot-api.js";
+import { describe, expect, inject, it } from "vitest";
+import { LocalBotApi } from "../support/fake-bot-api.js";
 import { message } from "../support/updates.js";
 import { freePort } from "../support/redis-server.js";
-import { buildYaml, fakeToken, startHost, uniquePrefix } from "../support/harness.js";
+import { buildYaml, fakeToken, uniquePrefix } from "../support/harness.js";
+import { useHost } from "../support/host-fixture.js";
 import { webhookSecretFor } from "../../src/config/webhook-secret.js";
-import type { Host } from "../../src/host.js";
 
 const redisUrl = inject("redisUrl");
 const BOTS = [1, 2, 3].map((n) => ({ id: `w${n}`, token: fakeToken(40 + n) }));
@@ -13,17 +13,11 @@ const post = (url: string, body: string, headers: Record<string, string> = {}) =
   fetch(url, { method: "POST", body, headers: { "content-type": "application/json", ...headers } });
 
 describe("webhook mode, health, readiness and metrics", () => {
-  let fake: FakeBotApi;
-  let host: Host | undefined;
-
-  afterEach(async () => {
-    await host?.stop(2_000).catch(() => undefined);
-    host = undefined;
-    await fake?.stop();
-  });
+  const fx = useHost({ drainTimeoutMs: 2_000, ignoreStopErrors: true });
+  let fake: LocalBotApi;
 
   async function start(extra = ""): Promise<{ base: string }> {
-    fake = await FakeBotApi.start({ webhookRetryDelayMs: 100 });
+    fake = await fx.startFake({ webhookRetryDelayMs: 100 });
     for (const b of BOTS) fake.addBot(b.token);
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
@@ -35,10 +29,9 @@ describe("webhook mode, health, readiness and metrics", () => {
       http: `http:\n  listen: "127.0.0.1:${port}"`,
       extra: `mode: webhook\nwebhook:\n  public_url: ${base}\n  path_prefix: /tg\n${extra}`,
     });
-    ({ host } = await startHost(yaml));
+    await fx.start(yaml);
     return { base };
   }
-
 
   it("sets each webhook with its secret, then answers updates Telegram posts; the same chat id keeps separate state per bot", async () => {
     const { base } = await start();
@@ -52,7 +45,10 @@ describe("webhook mode, health, readiness and metrics", () => {
     await fake.waitForSent(BOTS[0]!.token, 2);
     await fake.waitForSent(BOTS[1]!.token, 1);
     await fake.waitForSent(BOTS[2]!.token, 1);
-    expect(fake.sent(BOTS[0]!.token).map((s) => s.text.split("|").slice(2))).toEqual([["1", "one"], ["2", "two"]]);
+    expect(fake.sent(BOTS[0]!.token).map((s) => s.text.split("|").slice(2))).toEqual([
+      ["1", "one"],
+      ["2", "two"],
+    ]);
     expect(fake.sent(BOTS[1]!.token).map((s) => s.text.split("|").slice(2))).toEqual([["1", "uno"]]);
     // the host replies before it answers the webhook request: wait for the answers too
     await fake.waitFor(() => fake.deliveries(BOTS[0]!.token).length === 2);
@@ -89,7 +85,10 @@ describe("webhook mode, health, readiness and metrics", () => {
     const url = `${base}/tg/${b.id}`;
     const headers = { "x-telegram-bot-api-secret-token": secretOf(b) };
     const update = JSON.stringify({ update_id: 777_001, ...message(9, "twice sleep=300") });
-    const [first, second] = await Promise.all([post(url, update, headers), new Promise((r) => setTimeout(r, 50)).then(() => post(url, update, headers))]);
+    const [first, second] = await Promise.all([
+      post(url, update, headers),
+      new Promise((r) => setTimeout(r, 50)).then(() => post(url, update, headers)),
+    ]);
     expect([first.status, second.status]).toEqual([200, 200]);
     expect((await post(url, update, headers)).status).toBe(200);
     await new Promise((r) => setTimeout(r, 200));
@@ -100,7 +99,11 @@ describe("webhook mode, health, readiness and metrics", () => {
     const { base } = await start();
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ ready: true, draining: false, bots: { w1: { state: "running" }, w2: { state: "running" } } });
+    expect(await ready.json()).toMatchObject({
+      ready: true,
+      draining: false,
+      bots: { w1: { state: "running" }, w2: { state: "running" } },
+    });
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
     for (let i = 0; i < 5; i++) fake.inject(BOTS[2]!.token, message(100 + i, `m${i}`));
     await fake.waitForSent(BOTS[2]!.token, 5);
@@ -116,7 +119,7 @@ describe("webhook mode, health, readiness and metrics", () => {
     expect(metrics).toContain("bot_host_redis_connected 1");
     expect(metrics).toMatch(/bot_host_api_calls_total\{bot="w3",method="sendMessage"\} 5/);
     expect(metrics).toContain("bot_host_process_resident_memory_bytes");
-    const stopping = host!.stop();
+    const stopping = fx.host.stop();
     const during = await fetch(`${base}/readyz`).catch(() => undefined);
     if (during !== undefined) expect(during.status).toBe(503);
     await stopping;
@@ -125,18 +128,23 @@ describe("webhook mode, health, readiness and metrics", () => {
 
 describe("readiness while starting", () => {
   it("answers webhook requests 503 with Retry-After while the app still loads, and a stop then ends the start", async () => {
-    const fake = await FakeBotApi.start();
+    const fake = await LocalBotApi.start();
     const b = { id: "early", token: fakeToken(61) };
     fake.addBot(b.token);
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const { loadConfig } = await import("../../src/config/index.js");
-    const { Host } = await import("../../src/host.js");
+    const { Host } = await import("../../src/host/host.js");
     const { memoryLogger, writeConfig, fixture } = await import("../support/harness.js");
     process.env.BOT_HOST_TEST_APP_DELAY = "600000";
     const yaml = buildYaml({
-      apiRoot: fake.apiRoot, redisUrl, prefix: uniquePrefix(), bots: [b], app: fixture("slow-app.js"),
-      http: `http:\n  listen: "127.0.0.1:${port}"`, extra: "mode: webhook",
+      apiRoot: fake.apiRoot,
+      redisUrl,
+      prefix: uniquePrefix(),
+      bots: [b],
+      app: fixture("slow-app.js"),
+      http: `http:\n  listen: "127.0.0.1:${port}"`,
+      extra: "mode: webhook",
     });
     const h = new Host(await loadConfig(writeConfig(yaml), {}), memoryLogger().logger);
     const started = h.start();
@@ -156,15 +164,21 @@ describe("readiness while starting", () => {
   });
 
   it("is 503 until the bots are up", async () => {
-    const fake = await FakeBotApi.start();
+    const fake = await LocalBotApi.start();
     const token = fakeToken(60);
     fake.addBot(token);
     fake.failNext(token, "getMe", 500, 3); // the start takes a few retries
     const port = await freePort();
     const { loadConfig } = await import("../../src/config/index.js");
-    const { Host } = await import("../../src/host.js");
+    const { Host } = await import("../../src/host/host.js");
     const { memoryLogger, writeConfig } = await import("../support/harness.js");
-    const yaml = buildYaml({ apiRoot: fake.apiRoot, redisUrl, prefix: uniquePrefix(), bots: [{ id: "slow", token }], http: `http:\n  listen: "127.0.0.1:${port}"` });
+    const yaml = buildYaml({
+      apiRoot: fake.apiRoot,
+      redisUrl,
+      prefix: uniquePrefix(),
+      bots: [{ id: "slow", token }],
+      http: `http:\n  listen: "127.0.0.1:${port}"`,
+    });
     const h = new Host(await loadConfig(writeConfig(yaml), {}), memoryLogger().logger);
     const started = h.start();
     await fake.waitFor(() => fake.callCount(token, "getMe") >= 1);

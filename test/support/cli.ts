@@ -51,7 +51,8 @@ export class CliProcess {
     for (;;) {
       const hit = this.lines.find(pred);
       if (hit !== undefined) return hit;
-      if (this.child.exitCode !== null) throw new Error(`CLI exited (${this.child.exitCode}) before the log line:\n${this.stdout}\n${this.stderr}`);
+      if (this.child.exitCode !== null)
+        throw new Error(`CLI exited (${this.child.exitCode}) before the log line:\n${this.stdout}\n${this.stderr}`);
       if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for a log line:\n${this.stdout.slice(-4000)}\n${this.stderr}`);
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -75,7 +76,10 @@ export class CliProcess {
 }
 
 /** Runs the CLI to completion and returns its exit code and output. */
-export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const p = new CliProcess(args, env);
   const code = await p.exitCode();
   return { code, stdout: p.stdout, stderr: p.stderr };

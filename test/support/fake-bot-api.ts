@@ -1,2 +1,4 @@
-// The fake Bot API ships with the package (src/testing) so that `bot-host bench` can use it; tests import it here.
-export * from "../../src/testing/fake-bot-api.js";
+// The local Bot API ships with the package (src/local-api, `bot-host/local-api`) so that `bot-host bench`, the
+// playground and apps can use it; tests import it here.
+export * from "../../src/local-api/local-bot-api.js";
+export * from "../../src/local-api/updates.js";

@@ -2,11 +2,12 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
-import { Redis } from "ioredis";
+import { Redis, type Cluster } from "ioredis";
 import { expect } from "vitest";
 import { loadConfig, type Config } from "../../src/config/index.js";
 import { createLogger, type Logger } from "../../src/logging/logger.js";
-import { Host } from "../../src/host.js";
+import { Host } from "../../src/host/host.js";
+import { createKeys } from "../../src/storage/keys.js";
 
 /** A well-formed fake token for test bot `n` (never a real one). */
 export function fakeToken(n: number): string {
@@ -94,17 +95,24 @@ export async function startHost(yaml: string): Promise<{ host: Host; config: Con
 
 /**
  * Asserts that every chat's session (written by the counter app) counted exactly the updates sent to it:
- * `perChat` maps `<botId>:<chatId>` to the number sent.
+ * `perChat` maps `<botId>:<chatId>` to the number sent. `redis` is a URL (a client is opened and closed here)
+ * or a client of any topology.
  */
-export async function expectSessionCounts(redisUrl: string, prefix: string, perChat: ReadonlyMap<string, number>): Promise<void> {
-  const redis = new Redis(redisUrl);
+export async function expectSessionCounts(
+  redis: string | Redis | Cluster,
+  prefix: string,
+  perChat: ReadonlyMap<string, number>,
+): Promise<void> {
+  const client = typeof redis === "string" ? new Redis(redis) : redis;
+  const keys = createKeys(prefix);
   try {
     for (const [key, count] of perChat) {
-      const [bot, chat] = key.split(":");
-      expect(JSON.parse((await redis.get(`${prefix}session:{${bot}}:${chat}`)) ?? "null"), key).toEqual({ count });
+      const colon = key.indexOf(":");
+      if (colon <= 0) throw new Error(`expected <botId>:<chatId>, got ${JSON.stringify(key)}`);
+      expect(JSON.parse((await client.get(keys.session(key.slice(0, colon), key.slice(colon + 1)))) ?? "null"), key).toEqual({ count });
     }
   } finally {
-    redis.disconnect();
+    if (typeof redis === "string") client.disconnect();
   }
 }
 

@@ -1,4 +1,4 @@
-import type { FakeBotApi } from "./fake-bot-api.js";
+import type { LocalBotApi } from "./fake-bot-api.js";
 import { message } from "./updates.js";
 
 /** A steady stream of messages over every bot and chat, each with a unique label the counter app echoes. */
@@ -10,7 +10,7 @@ export class MessageStream {
 
   /** `chats` chats per bot, numbered from `firstChat`; labels are `<label><n>`. */
   constructor(
-    private readonly fake: FakeBotApi,
+    private readonly fake: LocalBotApi,
     private readonly bots: ReadonlyArray<{ id: string; token: string }>,
     private readonly chats: number,
     private readonly o: { firstChat?: number; label?: string } = {},
@@ -47,10 +47,14 @@ export class MessageStream {
 
   /** Waits until every label sent so far was answered at least once. */
   async allAnswered(timeoutMs = 30_000): Promise<void> {
-    await this.fake.waitFor(() => {
-      const a = this.answers();
-      return this.labels.every((l) => (a.get(l) ?? 0) >= 1);
-    }, timeoutMs, "every label answered");
+    await this.fake.waitFor(
+      () => {
+        const a = this.answers();
+        return this.labels.every((l) => (a.get(l) ?? 0) >= 1);
+      },
+      timeoutMs,
+      "every label answered",
+    );
   }
 
   /** Waits until `n` more labels than now were answered: the overlap of two instances lasts that long. */
@@ -63,7 +67,10 @@ export class MessageStream {
   longestGap(): number {
     let gap = 0;
     for (const b of this.bots) {
-      const at = this.fake.sent(b.token).map((s) => s.at).sort((x, y) => x - y);
+      const at = this.fake
+        .sent(b.token)
+        .map((s) => s.at)
+        .sort((x, y) => x - y);
       for (let i = 1; i < at.length; i++) gap = Math.max(gap, at[i]! - at[i - 1]!);
     }
     return gap;

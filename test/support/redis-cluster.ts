@@ -64,16 +64,20 @@ export class RedisProcess {
     const probe = new Redis({ host: HOST, port: this.port, lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
     probe.on("error", () => undefined);
     try {
-      await waitFor(`redis-server on port ${this.port} to answer PING`, async () => {
-        if (!this.alive) throw new Error(`redis-server on port ${this.port} exited: ${this.logTail()}`);
-        try {
-          if (probe.status !== "ready") await probe.connect();
-          return (await probe.ping()) === "PONG";
-        } catch {
-          probe.disconnect();
-          return false;
-        }
-      }, 15_000);
+      await waitFor(
+        `redis-server on port ${this.port} to answer PING`,
+        async () => {
+          if (!this.alive) throw new Error(`redis-server on port ${this.port} exited: ${this.logTail()}`);
+          try {
+            if (probe.status !== "ready") await probe.connect();
+            return (await probe.ping()) === "PONG";
+          } catch {
+            probe.disconnect();
+            return false;
+          }
+        },
+        15_000,
+      );
     } finally {
       probe.disconnect();
     }
@@ -112,7 +116,12 @@ export class RedisProcess {
 }
 
 /** Polls `probe` every `intervalMs` until it returns a value other than undefined/false; throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 50): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 30_000,
+  intervalMs = 50,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -138,7 +147,14 @@ export class AdminClients {
   get(port: number): Redis {
     let c = this.clients.get(port);
     if (c === undefined) {
-      c = new Redis({ host: HOST, port, enableOfflineQueue: false, maxRetriesPerRequest: 0, commandTimeout: 2_000, retryStrategy: () => 100 });
+      c = new Redis({
+        host: HOST,
+        port,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: 2_000,
+        retryStrategy: () => 100,
+      });
       c.on("error", () => undefined);
       this.clients.set(port, c);
     }
@@ -175,8 +191,24 @@ export async function freePorts(count: number): Promise<number[]> {
 /** Arguments every test data node gets: loopback only, no persistence, replicas synced without delay. */
 export function dataNodeArgs(port: number, dir: string): string[] {
   // repl-diskless-sync-delay defaults to 5 s: every (re)sync of a replica would wait that long.
-  return ["--port", String(port), "--bind", HOST, "--save", "", "--appendonly", "no", "--dir", dir,
-    "--logfile", join(dir, "redis.log"), "--daemonize", "no", "--repl-diskless-sync-delay", "0"];
+  return [
+    "--port",
+    String(port),
+    "--bind",
+    HOST,
+    "--save",
+    "",
+    "--appendonly",
+    "no",
+    "--dir",
+    dir,
+    "--logfile",
+    join(dir, "redis.log"),
+    "--daemonize",
+    "no",
+    "--repl-diskless-sync-delay",
+    "0",
+  ];
 }
 
 /** Options of {@link startRedisCluster}. */
@@ -218,13 +250,28 @@ export interface RedisCluster {
   stop(): Promise<void>;
 }
 
-interface NodeView { id: string; port: number; flags: string[]; masterId: string; slots: string[] }
+interface NodeView {
+  id: string;
+  port: number;
+  flags: string[];
+  masterId: string;
+  slots: string[];
+}
 
 function parseNodes(text: string): NodeView[] {
-  return text.trim().split("\n").map((line) => {
-    const [id = "", addr = "", flags = "", masterId = "", , , , , ...slots] = line.trim().split(" ");
-    return { id, port: Number(/:(\d+)@/.exec(addr)?.[1]), flags: flags.split(","), masterId, slots: slots.filter((s) => !s.startsWith("[")) };
-  });
+  return text
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [id = "", addr = "", flags = "", masterId = "", , , , , ...slots] = line.trim().split(" ");
+      return {
+        id,
+        port: Number(/:(\d+)@/.exec(addr)?.[1]),
+        flags: flags.split(","),
+        masterId,
+        slots: slots.filter((s) => !s.startsWith("[")),
+      };
+    });
 }
 
 /** Starts a cluster with `redis-cli --cluster create` and waits until it is usable. */
@@ -241,11 +288,28 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
   try {
     for (let i = 0; i < count; i++) {
       const [port = 0, bus = 0] = ports.slice(i * 2, i * 2 + 2);
-      procs.push(await RedisProcess.start(port, (dir) => [...dataNodeArgs(port, dir), "--cluster-enabled", "yes",
-        "--cluster-port", String(bus), "--cluster-config-file", join(dir, "nodes.conf"), "--cluster-node-timeout", String(nodeTimeoutMs)]));
+      procs.push(
+        await RedisProcess.start(port, (dir) => [
+          ...dataNodeArgs(port, dir),
+          "--cluster-enabled",
+          "yes",
+          "--cluster-port",
+          String(bus),
+          "--cluster-config-file",
+          join(dir, "nodes.conf"),
+          "--cluster-node-timeout",
+          String(nodeTimeoutMs),
+        ]),
+      );
     }
-    await run("redis-cli", ["--cluster", "create", ...procs.map((p) => `${HOST}:${p.port}`),
-      "--cluster-replicas", String(replicasPerMaster), "--cluster-yes"]);
+    await run("redis-cli", [
+      "--cluster",
+      "create",
+      ...procs.map((p) => `${HOST}:${p.port}`),
+      "--cluster-replicas",
+      String(replicasPerMaster),
+      "--cluster-yes",
+    ]);
   } catch (err) {
     await stop();
     throw err;
@@ -268,8 +332,11 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
       if (!info.includes("cluster_state:ok") || !info.includes("cluster_slots_ok:16384")) return undefined;
       const v = await view(p.port);
       const byId = new Map(v.map((n) => [n.id, n]));
-      const sig = v.filter((n) => live().some((l) => l.port === n.port)).map((n) =>
-        n.flags.includes("master") ? `${n.port}=${n.slots.join(",")}` : `${n.port}->${byId.get(n.masterId)?.port}`).sort().join(" ");
+      const sig = v
+        .filter((n) => live().some((l) => l.port === n.port))
+        .map((n) => (n.flags.includes("master") ? `${n.port}=${n.slots.join(",")}` : `${n.port}->${byId.get(n.masterId)?.port}`))
+        .sort()
+        .join(" ");
       if (v.some((n) => n.slots.length > 0 && !live().some((l) => l.port === n.port))) return undefined;
       if (agreed !== undefined && sig !== agreed) return undefined;
       agreed = sig;
@@ -291,10 +358,14 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
     typeof slotOrKey === "number" ? slotOrKey : Number(await admin.call(live()[0]?.port ?? 0, "CLUSTER", "KEYSLOT", slotOrKey));
   const ownerOf = async (slot: number): Promise<number> => {
     for (const p of live()) {
-      const owner = (await view(p.port)).find((n) => n.flags.includes("master") && n.slots.some((r) => {
-        const [a = -1, b = a] = r.split("-").map(Number);
-        return slot >= a && slot <= b;
-      }));
+      const owner = (await view(p.port)).find(
+        (n) =>
+          n.flags.includes("master") &&
+          n.slots.some((r) => {
+            const [a = -1, b = a] = r.split("-").map(Number);
+            return slot >= a && slot <= b;
+          }),
+      );
       if (owner !== undefined && owner.flags.includes("myself")) return owner.port;
       if (owner !== undefined && proc(owner.port).alive) return owner.port;
     }
@@ -325,7 +396,11 @@ export async function startRedisCluster(options: ClusterOptions = {}): Promise<R
     },
     async failover(replicaPort) {
       await admin.call(replicaPort, "CLUSTER", "FAILOVER");
-      await waitFor(`node ${replicaPort} to become master`, async () => ((await admin.call(replicaPort, "ROLE")) as unknown[])[0] === "master", 30_000);
+      await waitFor(
+        `node ${replicaPort} to become master`,
+        async () => ((await admin.call(replicaPort, "ROLE")) as unknown[])[0] === "master",
+        30_000,
+      );
       await waitHealthy();
     },
     async restartNode(port) {

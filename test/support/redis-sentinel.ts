@@ -78,7 +78,9 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
       const m = fields(await sentinelCall(s, "MASTER", name));
       if (m.port !== String(master) || m.flags !== "master" || m["num-other-sentinels"] !== "2") return false;
       // Only the flags: a sentinel refreshes a replica's INFO every 10 s, so its link status lags that long.
-      const good = ((await sentinelCall(s, "REPLICAS", name)) as unknown[]).map(fields).some((r) => r.port === String(replica.port) && r.flags === "slave");
+      const good = ((await sentinelCall(s, "REPLICAS", name)) as unknown[])
+        .map(fields)
+        .some((r) => r.port === String(replica.port) && r.flags === "slave");
       if (!good) return false;
       if (((await sentinelCall(s, "SENTINELS", name)) as unknown[]).length !== 2) return false;
     }
@@ -86,29 +88,38 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
   };
   /** What the sentinels see, and the end of their logs: for the message of a wait that timed out. */
   const diagnose = async (err: unknown): Promise<never> => {
-    const views = await Promise.all(sentinels.map(async (s) => {
-      const view = await Promise.all([sentinelCall(s, "MASTER", name), sentinelCall(s, "REPLICAS", name)]).then(
-        ([m, r]) => {
-          const f = fields(m);
-          return `master ${f.port} ${f.flags}; replicas ${(r as unknown[]).map(fields).map((x) => `${x.port} ${x.flags}`).join(", ")}`;
-        },
-        (e: unknown) => String(e),
-      );
-      return `sentinel ${s.port}: ${view}\n${s.logTail()}`;
-    }));
+    const views = await Promise.all(
+      sentinels.map(async (s) => {
+        const view = await Promise.all([sentinelCall(s, "MASTER", name), sentinelCall(s, "REPLICAS", name)]).then(
+          ([m, r]) => {
+            const f = fields(m);
+            return `master ${f.port} ${f.flags}; replicas ${(r as unknown[])
+              .map(fields)
+              .map((x) => `${x.port} ${x.flags}`)
+              .join(", ")}`;
+          },
+          (e: unknown) => String(e),
+        );
+        return `sentinel ${s.port}: ${view}\n${s.logTail()}`;
+      }),
+    );
     throw new Error(`${err instanceof Error ? err.message : String(err)}\n${views.join("\n")}`);
   };
   const waitSettled = async (timeoutMs = 60_000): Promise<void> => {
     await waitFor("the sentinels to see a synced replica and each other", settled, timeoutMs, 100).catch(diagnose);
   };
   const waitForNewMaster = async (oldPort: number): Promise<number> => {
-    const port = await waitFor(`the sentinels to name a master other than ${oldPort}`, async () => {
-      const named = new Set<string>();
-      for (const s of sentinels) named.add(String(((await sentinelCall(s, "GET-MASTER-ADDR-BY-NAME", name)) as string[])[1]));
-      const [only] = [...named];
-      if (named.size !== 1 || only === String(oldPort)) return undefined;
-      return (await role(Number(only))) === "master" ? Number(only) : undefined;
-    }, 60_000).catch(diagnose);
+    const port = await waitFor(
+      `the sentinels to name a master other than ${oldPort}`,
+      async () => {
+        const named = new Set<string>();
+        for (const s of sentinels) named.add(String(((await sentinelCall(s, "GET-MASTER-ADDR-BY-NAME", name)) as string[])[1]));
+        const [only] = [...named];
+        if (named.size !== 1 || only === String(oldPort)) return undefined;
+        return (await role(Number(only))) === "master" ? Number(only) : undefined;
+      },
+      60_000,
+    ).catch(diagnose);
     master = port;
     return port;
   };
@@ -118,13 +129,25 @@ export async function startRedisSentinel(options: SentinelOptions = {}): Promise
     data.push(await RedisProcess.start(rPort, (dir) => [...dataNodeArgs(rPort, dir), "--replicaof", HOST, String(mPort)]));
     await waitFor("the replica to sync", async () => (await admin.info(rPort, "replication", "master_link_status")) === "up");
     for (const port of sPorts) {
-      sentinels.push(await RedisProcess.start(port, (dir) => {
-        const conf = join(dir, "sentinel.conf");
-        writeFileSync(conf, [`port ${port}`, `bind ${HOST}`, `dir ${dir}`, `logfile ${join(dir, "redis.log")}`,
-          `sentinel monitor ${name} ${HOST} ${mPort} 2`, `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
-          `sentinel failover-timeout ${name} ${failoverTimeoutMs}`, ""].join("\n"));
-        return [conf, "--sentinel"];
-      }));
+      sentinels.push(
+        await RedisProcess.start(port, (dir) => {
+          const conf = join(dir, "sentinel.conf");
+          writeFileSync(
+            conf,
+            [
+              `port ${port}`,
+              `bind ${HOST}`,
+              `dir ${dir}`,
+              `logfile ${join(dir, "redis.log")}`,
+              `sentinel monitor ${name} ${HOST} ${mPort} 2`,
+              `sentinel down-after-milliseconds ${name} ${downAfterMs}`,
+              `sentinel failover-timeout ${name} ${failoverTimeoutMs}`,
+              "",
+            ].join("\n"),
+          );
+          return [conf, "--sentinel"];
+        }),
+      );
     }
     await waitSettled();
   } catch (err) {

@@ -10,7 +10,7 @@ export interface RedisServer {
   readonly port: number;
   /** Process id of the server (to pause it with SIGSTOP, say). */
   readonly pid: number;
-  /** Stops the server (SIGKILL after a short grace) and removes its directory. */
+  /** Stops the server (SIGKILL after a short grace) and removes its directory; idempotent. */
   stop(): Promise<void>;
 }
 
@@ -74,7 +74,8 @@ export async function startRedisServer(fixedPort?: number, extraArgs: string[] =
     port,
     pid: child.pid ?? -1,
     async stop() {
-      if (child.exitCode === null) {
+      // (a server that already exited, also by a signal, is not waited for: a second stop returns at once)
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGCONT");
         const exited = new Promise((r) => child.once("exit", r));
         child.kill("SIGTERM");

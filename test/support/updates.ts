@@ -1,1 +1,1 @@
-export * from "../../src/testing/updates.js";
+export * from "../../src/local-api/updates.js";

@@ -7,7 +7,13 @@ const MALFORMED = 'malformed token: expected "<digits>:<30+ letters, digits, _ o
 
 describe("ConfigError and formatIssue", () => {
   it("formats an issue as file:line:col path: message, leaving out an empty path", () => {
-    const issue = { file: "conf/bots.yaml", line: 12, col: 12, path: "bots[1].token", message: "environment variable BOT2_TOKEN is not set" };
+    const issue = {
+      file: "conf/bots.yaml",
+      line: 12,
+      col: 12,
+      path: "bots[1].token",
+      message: "environment variable BOT2_TOKEN is not set",
+    };
     expect(formatIssue(issue)).toBe("conf/bots.yaml:12:12 bots[1].token: environment variable BOT2_TOKEN is not set");
     expect(formatIssue({ ...issue, path: "" })).toBe("conf/bots.yaml:12:12 environment variable BOT2_TOKEN is not set");
   });
@@ -92,8 +98,24 @@ describe("parseConfig reports", () => {
       "bots.yaml:3:9 app_config.self: alias *cfg refers to a mapping or list that contains it",
       "bots.yaml:4:10 app_config.other: unknown alias *nope",
     ]);
-    const bomb = yaml("a: &a [x, x, x, x, x, x, x, x, x, x]", "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]", "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]");
-    expect(problems(yaml("app: x", "bots: []", "app_config:", ...bomb.trimEnd().split("\n").map((l) => `  ${l}`)))).toEqual([
+    const bomb = yaml(
+      "a: &a [x, x, x, x, x, x, x, x, x, x]",
+      "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]",
+      "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]",
+    );
+    expect(
+      problems(
+        yaml(
+          "app: x",
+          "bots: []",
+          "app_config:",
+          ...bomb
+            .trimEnd()
+            .split("\n")
+            .map((l) => `  ${l}`),
+        ),
+      ),
+    ).toEqual([
       // 10 expansions in b, then 11 per *b in c: the 101st is c[8][1], the second *a of b (line 5) as expanded there.
       "bots.yaml:5:14 app_config.c[8][1]: too many alias expansions (more than 100)",
     ]);

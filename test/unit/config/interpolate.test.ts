@@ -89,7 +89,10 @@ describe("interpolation in parseConfig", () => {
   });
 
   it("keeps interpolated strings as strings in string fields and app_config", () => {
-    const c = parse(yaml("app: app.js", "redis:", "  url: redis://h", "  key_prefix: ${P}", "app_config:", "  n: ${N}", ...bot), { P: "42", N: "7" });
+    const c = parse(yaml("app: app.js", "redis:", "  url: redis://h", "  key_prefix: ${P}", "app_config:", "  n: ${N}", ...bot), {
+      P: "42",
+      N: "7",
+    });
     expect(c.redis?.key_prefix).toBe("42");
     expect(c.app_config.n).toBe("7");
   });

@@ -41,7 +41,9 @@ describe("loadConfig", () => {
     const given = relative(process.cwd(), file);
     const err: unknown = await loadConfig(given, {}).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
-    expect((err as ConfigError).message).toBe(`${given} has 1 problem:\n${given}:4:12 bots[0].token: environment variable A_TOKEN is not set`);
+    expect((err as ConfigError).message).toBe(
+      `${given} has 1 problem:\n${given}:4:12 bots[0].token: environment variable A_TOKEN is not set`,
+    );
   });
 
   it("accepts the bots.yaml shipped with the project", async () => {

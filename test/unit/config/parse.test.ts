@@ -149,8 +149,14 @@ describe("parseConfig on valid files", () => {
         `    token: "${T2}"`,
         "    mode: polling",
       );
-    expect(parse(text("webhook")).bots.map((b) => [b.id, b.mode])).toEqual([["a", "webhook"], ["b", "polling"]]);
-    expect(parse(text("")).bots.map((b) => [b.id, b.mode])).toEqual([["a", "polling"], ["b", "polling"]]);
+    expect(parse(text("webhook")).bots.map((b) => [b.id, b.mode])).toEqual([
+      ["a", "webhook"],
+      ["b", "polling"],
+    ]);
+    expect(parse(text("")).bots.map((b) => [b.id, b.mode])).toEqual([
+      ["a", "polling"],
+      ["b", "polling"],
+    ]);
   });
 
   it("accepts http.listen false (no HTTP server), IPv6 hosts and port 0", () => {
@@ -223,8 +229,19 @@ describe("deep freeze", () => {
       ),
     );
     const objects: unknown[] = [
-      c, c.polling, c.shutdown, c.http, c.webhook, c.redis, c.bots, c.bots[0], c.bots[0]!.allowed_updates,
-      c.app_config, c.app_config.admin_chats, c.app_config.deep, (c.app_config.deep as { list: unknown[] }).list,
+      c,
+      c.polling,
+      c.shutdown,
+      c.http,
+      c.webhook,
+      c.redis,
+      c.bots,
+      c.bots[0],
+      c.bots[0]!.allowed_updates,
+      c.app_config,
+      c.app_config.admin_chats,
+      c.app_config.deep,
+      (c.app_config.deep as { list: unknown[] }).list,
       (c.app_config.deep as { list: unknown[] }).list[0],
     ];
     for (const o of objects) expect(Object.isFrozen(o)).toBe(true);

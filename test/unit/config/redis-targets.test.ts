@@ -4,7 +4,15 @@ import { errorOf, parse, problems, yaml } from "./helpers.js";
 describe("redis: one server, a cluster, or Sentinel", () => {
   it("reads a cluster's seed nodes and Sentinel's sentinels and master name, with auth, TLS and min_replicas", () => {
     const cluster = parse(
-      yaml("app: app.js", "redis:", "  cluster: [ 10.0.0.1:7000, \"redis-2.internal:7001\" ]", "  password: ${REDIS_PASSWORD}", "  tls: true", "  min_replicas: 1", "bots: []"),
+      yaml(
+        "app: app.js",
+        "redis:",
+        '  cluster: [ 10.0.0.1:7000, "redis-2.internal:7001" ]',
+        "  password: ${REDIS_PASSWORD}",
+        "  tls: true",
+        "  min_replicas: 1",
+        "bots: []",
+      ),
       { REDIS_PASSWORD: "s3cret-pass" },
     );
     expect(cluster.redis).toMatchObject({
@@ -15,8 +23,14 @@ describe("redis: one server, a cluster, or Sentinel", () => {
       min_replicas: 1,
     });
     expect(cluster.leases.enabled).toBe(true);
-    const sentinel = parse(yaml("app: app.js", "redis:", "  sentinel:", "    sentinels: [ \"s1:26379\", \"s2:26379\" ]", "    name: mymaster", "bots: []"));
-    expect(sentinel.redis).toMatchObject({ target: { kind: "sentinel", sentinels: ["s1:26379", "s2:26379"], name: "mymaster" }, min_replicas: 0, tls: false });
+    const sentinel = parse(
+      yaml("app: app.js", "redis:", "  sentinel:", '    sentinels: [ "s1:26379", "s2:26379" ]', "    name: mymaster", "bots: []"),
+    );
+    expect(sentinel.redis).toMatchObject({
+      target: { kind: "sentinel", sentinels: ["s1:26379", "s2:26379"], name: "mymaster" },
+      min_replicas: 0,
+      tls: false,
+    });
   });
 
   it("names the line and field of every mistake, and never prints the password", () => {
@@ -24,7 +38,7 @@ describe("redis: one server, a cluster, or Sentinel", () => {
       "app: app.js",
       "redis:",
       "  url: redis://r:6379",
-      "  cluster: [ \"no-port\" ]",
+      '  cluster: [ "no-port" ]',
       "  sentinel:",
       "    sentinels: []",
       "    nam: x",

@@ -35,7 +35,11 @@ describe("the playground's derived config", () => {
     const path = writeConfig(yaml);
     writeFileSync(join(dirname(path), "app.js"), "export default () => {};\n");
     const file = await readUserFile(path, {});
-    expect(file.bots.map((b) => [b.id, b.enabled])).toEqual([["literal", true], ["from-env", true], ["off", false]]);
+    expect(file.bots.map((b) => [b.id, b.enabled])).toEqual([
+      ["literal", true],
+      ["from-env", true],
+      ["off", false],
+    ]);
     expect(new Set(file.bots.map((b) => b.token)).size).toBe(3);
     expect(file.text).not.toContain(REAL);
 

@@ -1,0 +1,64 @@
+import type { BotStatus } from "../runtime/bot-runner.js";
+import type { StoreHealth } from "../storage/state-store.js";
+
+/** This instance's share of the leased bots, as readiness shows it. */
+export interface LeasesView {
+  readonly instanceId: string;
+  ownedIds(): string[];
+  standbyIds(): string[];
+}
+
+/** A read-only snapshot of the host: what `/readyz` answers from and `Host.status()` returns. */
+export interface HostStatus {
+  /** Every enabled bot here runs, the store takes writes, and no stop began. */
+  readonly ready: boolean;
+  readonly draining: boolean;
+  /** The state store (`redis` or `memory`): whether it takes writes, and why not. */
+  readonly store: StoreHealth & { readonly name: string };
+  /** The bots this instance runs. */
+  readonly bots: readonly BotStatus[];
+  /** With leases: this instance, the bots it owns and those other instances own (standby here). */
+  readonly leases?: { readonly instance: string; readonly owned: readonly string[]; readonly standby: readonly string[] };
+}
+
+/** `/readyz`'s body: {@link HostStatus} with the bots by id. */
+export interface Readiness {
+  ready: boolean;
+  draining: boolean;
+  store: StoreHealth & { name: string };
+  /** Per bot: its state and, while it is failed or retrying, the stable `code` and the `reason` in words. */
+  bots: Record<string, { state: string; code?: string; reason?: string }>;
+  leases?: { instance: string; owned: string[]; standby: string[] };
+}
+
+/** What {@link hostStatus} reads. */
+export interface StatusSources {
+  /** The bots here; undefined until they can be started (the host is still starting). */
+  bots(): readonly BotStatus[] | undefined;
+  store: { readonly name: string; health(): StoreHealth };
+  draining(): boolean;
+  leases: LeasesView | undefined;
+}
+
+/** The host's status now. */
+export function hostStatus(s: StatusSources): HostStatus {
+  const bots = s.bots();
+  const health = s.store.health();
+  const draining = s.draining();
+  const ready = bots !== undefined && bots.every((b) => b.state === "running") && health.ok && !draining;
+  const status = { ready, draining, store: { name: s.store.name, ...health }, bots: bots ?? [] };
+  const { leases } = s;
+  if (leases === undefined) return status;
+  return { ...status, leases: { instance: leases.instanceId, owned: leases.ownedIds(), standby: leases.standbyIds() } };
+}
+
+/** The body of `/readyz` for `status`. */
+export function readinessOf(status: HostStatus): Readiness {
+  const bots: Readiness["bots"] = {};
+  for (const b of status.bots)
+    bots[b.id] = b.problem === undefined ? { state: b.state } : { state: b.state, code: b.problem.code, reason: b.problem.message };
+  const body: Readiness = { ready: status.ready, draining: status.draining, store: { ...status.store }, bots };
+  if (status.leases !== undefined)
+    body.leases = { instance: status.leases.instance, owned: [...status.leases.owned], standby: [...status.leases.standby] };
+  return body;
+}

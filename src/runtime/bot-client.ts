@@ -1,0 +1,124 @@
+import { Api, Bot, type ApiClientOptions, type Composer } from "grammy";
+import type { Update, UserFromGetMe } from "grammy/types";
+import type { Redis } from "ioredis";
+import { BotHostError, ErrorCodes, isBotHostError } from "../errors.js";
+import type { BotSettings } from "../config/settings.js";
+import type { Logger } from "../logging/logger.js";
+import type { SharedTransport } from "../transport/shared-transport.js";
+import type { Throttle } from "../transport/throttle.js";
+import { installApiTransformers } from "./api-transformers.js";
+import { HostContext, bindContext } from "./context.js";
+import { createGetUpdates, type GetUpdates } from "./get-updates.js";
+import type { Lease } from "./lease.js";
+import { updateTypeOf, type RuntimeObserver } from "./observer.js";
+
+/** What every bot's grammY side is built on. */
+export interface BotClientShared {
+  transport: SharedTransport;
+  pipeline: Composer<HostContext>;
+  observer: RuntimeObserver;
+  /** When set, each bot's overall send limit is also kept in Redis (at `key(botId)`), shared by all processes. */
+  sendWindow: { redis: Redis; key: (botId: string) => string } | undefined;
+}
+
+/**
+ * One bot's grammY side: its Bot API client on the shared transport, its `Bot` running the shared pipeline
+ * with the host's transformers (metrics, retries, the outgoing throttle and, when leased, the lease guard), and
+ * the handling of one update. The `BotRunner` owns its life; this owns how it talks to Telegram.
+ */
+export class BotClient {
+  constructor(
+    private readonly settings: BotSettings,
+    private readonly shared: BotClientShared,
+    private readonly log: Logger,
+    private readonly lease: Lease | undefined,
+  ) {}
+
+  /** How long any Bot API call may take: a long poll plus a margin (ms). */
+  private get callTimeoutMs(): number {
+    return this.settings.polling.timeoutMs + 30_000;
+  }
+
+  private clientOptions(): ApiClientOptions {
+    return { apiRoot: this.settings.apiRoot, fetch: this.shared.transport.fetch as never, timeoutSeconds: this.callTimeoutMs / 1000 };
+  }
+
+  /** A plain Bot API client for the calls made before the bot runs (getMe, deleteWebhook). */
+  api(): Api {
+    return new Api(this.settings.token, this.clientOptions());
+  }
+
+  /** getUpdates straight on the shared transport (see {@link createGetUpdates}). */
+  getUpdates(): GetUpdates {
+    const { observer, transport } = this.shared;
+    const bot = this.settings.id;
+    return createGetUpdates({
+      apiRoot: this.settings.apiRoot,
+      token: this.settings.token,
+      fetch: transport.fetch,
+      timeoutMs: this.callTimeoutMs,
+      observe: (outcome) => observer.apiCall(bot, "getUpdates", outcome === "ok" ? undefined : outcome),
+    });
+  }
+
+  /** The error of a call made after the lease may have passed to another instance. */
+  leaseLost(): BotHostError {
+    return new BotHostError(
+      ErrorCodes.LEASE_LOST,
+      `bot "${this.settings.id}": this instance no longer holds the bot's lease (it was not renewed in time); the call was not made`,
+    );
+  }
+
+  /** The bot's grammY `Bot` on the shared pipeline, with the throttle it owns (stopped with the bot), if any. */
+  createBot(info: UserFromGetMe): { bot: Bot<HostContext>; throttle: Throttle | undefined } {
+    const { settings, shared, lease, log } = this;
+    const bot = new Bot<HostContext>(settings.token, { ContextConstructor: HostContext, client: this.clientOptions(), botInfo: info });
+    const throttle = installApiTransformers(bot.api, {
+      botId: settings.id,
+      observer: shared.observer,
+      log,
+      retry: settings.limits.retry,
+      outgoing: settings.limits.outgoing,
+      cluster: settings.limits.outgoing === undefined ? undefined : shared.sendWindow,
+    });
+    // Outermost: a call made after the lease may have passed to another instance is never sent.
+    if (lease !== undefined)
+      bot.api.config.use((prev, method, payload, signal) =>
+        lease.valid() ? prev(method, payload, signal) : Promise.reject(this.leaseLost()),
+      );
+    const remember = settings.mode === "webhook";
+    bot.use((ctx, next) => {
+      bindContext(ctx, { botId: settings.id, appConfig: settings.appConfig, logger: log, remember, lease });
+      return next();
+    });
+    bot.use(shared.pipeline);
+    return { bot, throttle };
+  }
+
+  /** Handles one update on `bot`; never rejects (a failing handler is logged and the bot goes on). */
+  async consume(bot: Bot<HostContext>, update: Update): Promise<void> {
+    const { observer } = this.shared;
+    const botId = this.settings.id;
+    const type = updateTypeOf(update);
+    observer.updateReceived(botId, type);
+    const t0 = performance.now();
+    let outcome: "ok" | "error" = "ok";
+    try {
+      await bot.handleUpdate(update);
+    } catch (err) {
+      outcome = "error";
+      const cause = err instanceof Error && "error" in err ? (err as { error: unknown }).error : err;
+      if (isBotHostError(cause) && cause.code === ErrorCodes.LEASE_LOST) {
+        observer.leaseEvent(botId, "fenced");
+        this.log.warn(
+          { update_id: update.update_id, code: cause.code },
+          "update left to the bot's new owner: this instance lost the lease",
+        );
+      } else {
+        this.log.error({ err: cause, update_id: update.update_id }, "handler failed; the bot goes on");
+      }
+    } finally {
+      observer.updateHandled(botId, type, outcome, (performance.now() - t0) / 1000, update.update_id);
+    }
+  }
+}

@@ -47,7 +47,7 @@ export async function refreshPanel() {
   const chat = view.chat === undefined ? undefined : view.data.chats.find((c) => c.key === view.chat);
   if (chat === undefined) {
     $("panel-bot").replaceChildren();
-    for (const id of ["session", "plugins", "journal", "inflight"]) $(id).textContent = "–";
+    for (const id of ["session", "plugins", "journal", "inflight", "deadletters"]) $(id).textContent = "–";
     $("logs").replaceChildren();
     $("panel-notes").textContent = "Open a chat to see its state.";
     return;
@@ -69,6 +69,7 @@ export async function refreshPanel() {
     s.plugins === undefined ? "(in memory)" : Object.keys(s.plugins).length === 0 ? "none" : JSON.stringify(s.plugins, null, 2);
   $("journal").textContent = s.journal === undefined ? "–" : String(s.journal);
   $("inflight").textContent = s.inFlight === undefined ? "–" : String(s.inFlight);
+  $("deadletters").textContent = s.deadLetters === undefined ? "–" : String(s.deadLetters);
   $("panel-notes").textContent = s.notes.join("; ");
   $("logs").replaceChildren(...s.logs.slice(-25).reverse().map(logLine));
 }

@@ -30,6 +30,10 @@ const CATALOGUE = {
   CALL_NOT_SENT: { code: "BOT_HOST_CALL_NOT_SENT", exit: ExitCodes.RUNTIME },
   /** Plugin state (`pluginStorage`, `conversationStorage`, `hostContext`) was used outside the handling of an update. */
   PLUGIN_STATE_OUTSIDE_UPDATE: { code: "BOT_HOST_PLUGIN_STATE_OUTSIDE_UPDATE", exit: ExitCodes.RUNTIME },
+  /** An update was set aside as a dead letter (started `updates.max_attempts` times, or past `updates.handler_timeout`). */
+  UPDATE_SET_ASIDE: { code: "BOT_HOST_UPDATE_SET_ASIDE", exit: ExitCodes.RUNTIME },
+  /** A handler ran past `updates.handler_timeout`: its update was set aside, and its later calls and writes are refused. */
+  HANDLER_TIMED_OUT: { code: "BOT_HOST_HANDLER_TIMED_OUT", exit: ExitCodes.RUNTIME },
   /** This instance no longer holds the lease of a bot (another instance took it over): its writes are refused. */
   LEASE_LOST: { code: "BOT_HOST_LEASE_LOST", exit: ExitCodes.RUNTIME },
   /** Redis holds a bot's journal or cursor under the key names used before hash tags: run `bot-host migrate-keys`. */

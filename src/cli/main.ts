@@ -81,6 +81,51 @@ program
     process.exitCode = await runMigrateKeys(opts);
   });
 
+const updateId = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError("UPDATE_ID must be an update id (a whole number)");
+  return n;
+};
+
+const deadLetters = program
+  .command("dead-letters")
+  .description("list the updates the bots set aside (crashed too often, or timed out); retry or drop them");
+deadLetters
+  .command("list", { isDefault: true })
+  .description("list the dead letters (bot, update, chat, type, reason, attempts, when, error)")
+  .requiredOption("-c, --config <file>", "path of bots.yaml")
+  .option("--bot <id>", "only this bot's")
+  .action(async (opts: { config: string; bot?: string }) => {
+    const { runDeadLetters } = await import("./dead-letters.js");
+    process.exitCode = await runDeadLetters(opts, { action: "list", bot: opts.bot });
+  });
+deadLetters
+  .command("retry")
+  .description("hand one back to its bot to run once more (set aside again if it fails again)")
+  .argument("<bot>", "the bot's id")
+  .argument("<update_id>", "the dead letter's update id", updateId)
+  .requiredOption("-c, --config <file>", "path of bots.yaml")
+  .action(async (bot: string, id: number, opts: { config: string }) => {
+    const { runDeadLetters } = await import("./dead-letters.js");
+    process.exitCode = await runDeadLetters(opts, { action: "retry", bot, updateId: id });
+  });
+deadLetters
+  .command("drop")
+  .description("drop one dead letter, or with --all every one of the bot")
+  .argument("<bot>", "the bot's id")
+  .argument("[update_id]", "the dead letter's update id", updateId)
+  .requiredOption("-c, --config <file>", "path of bots.yaml")
+  .option("--all", "every dead letter of the bot")
+  .action(async (bot: string, id: number | undefined, opts: { config: string; all?: boolean }) => {
+    if ((id === undefined) === (opts.all !== true)) {
+      process.stderr.write("error: give either UPDATE_ID or --all\n");
+      process.exitCode = ExitCodes.CONFIG;
+      return;
+    }
+    const { runDeadLetters } = await import("./dead-letters.js");
+    process.exitCode = await runDeadLetters(opts, { action: "drop", bot, updateId: id ?? "all" });
+  });
+
 program
   .command("playground")
   .description("run the config's bots against a local fake Bot API (no token, no network) and chat with them in a browser")

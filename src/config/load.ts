@@ -47,6 +47,8 @@ export interface Config {
    */
   readonly leases: { readonly enabled: boolean; readonly ttl: number; readonly balance: boolean };
   readonly polling: { readonly limit: number; readonly timeout: number; readonly concurrency: number; readonly global_concurrency: number };
+  /** What an update the app cannot get past costs: attempts before it is set aside, and the handler timeout (s, 0 = none). */
+  readonly updates: { readonly max_attempts: number; readonly handler_timeout: number };
   readonly shutdown: { readonly drain_timeout: number };
   /**
    * `listen` is `false` when no HTTP server should run; `advertise_url` is how other instances reach this one
@@ -208,6 +210,7 @@ function normalize(raw: RawConfig, baseDir: string): Config {
       : undefined,
     leases: { enabled: withRedis && leases.enabled !== false, ttl: leases.ttl, balance: leases.balance },
     polling: { ...raw.polling },
+    updates: { ...raw.updates },
     shutdown: { ...raw.shutdown },
     http: { listen: raw.http.listen, max_sockets: raw.http.max_sockets, advertise_url: raw.http.advertise_url },
     webhook: {

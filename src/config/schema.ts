@@ -126,6 +126,11 @@ const pollingShape = {
   concurrency: int(1, 100_000).default(500),
   global_concurrency: int(1, 1_000_000).default(10_000),
 };
+const updatesShape = {
+  max_attempts: int(1, 100).default(3),
+  // Seconds; 0 turns the timeout off.
+  handler_timeout: z.number().min(0).max(86_400).default(60),
+};
 const shutdownShape = {
   drain_timeout: z.number().gt(0).max(3600).default(10),
 };
@@ -181,6 +186,7 @@ const topShape = {
   redis: nullAsAbsent(z.strictObject(redisShape).optional()),
   leases: nullAsAbsent(z.strictObject(leasesShape).prefault({})),
   polling: nullAsAbsent(z.strictObject(pollingShape).prefault({})),
+  updates: nullAsAbsent(z.strictObject(updatesShape).prefault({})),
   shutdown: nullAsAbsent(z.strictObject(shutdownShape).prefault({})),
   http: nullAsAbsent(z.strictObject(httpShape).prefault({})),
   webhook: nullAsAbsent(z.strictObject(webhookShape).prefault({})),
@@ -201,6 +207,7 @@ export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
   "redis.sentinel": Object.keys(sentinelShape),
   leases: Object.keys(leasesShape),
   polling: Object.keys(pollingShape),
+  updates: Object.keys(updatesShape),
   shutdown: Object.keys(shutdownShape),
   http: Object.keys(httpShape),
   webhook: Object.keys(webhookShape),

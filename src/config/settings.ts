@@ -73,6 +73,11 @@ export interface HostSettings {
   readonly leases: { readonly enabled: boolean; readonly ttlMs: number; readonly balance: boolean };
   /** Updates in flight across all bots. */
   readonly globalConcurrency: number;
+  /**
+   * An update started `maxAttempts` times without finishing is set aside (dead-lettered); a handler still
+   * running after `handlerTimeoutMs` is set aside too (0: no timeout).
+   */
+  readonly updates: { readonly maxAttempts: number; readonly handlerTimeoutMs: number };
   readonly shutdown: { readonly drainTimeoutMs: number };
   readonly http: {
     /** `host:port`, or false for no HTTP server. */
@@ -111,6 +116,7 @@ export function resolveSettings(config: Config): HostSettings {
           },
     leases: { enabled: config.leases.enabled, ttlMs: config.leases.ttl * 1000, balance: config.leases.balance },
     globalConcurrency: polling.global_concurrency,
+    updates: { maxAttempts: config.updates.max_attempts, handlerTimeoutMs: config.updates.handler_timeout * 1000 },
     shutdown: { drainTimeoutMs: config.shutdown.drain_timeout * 1000 },
     http: {
       listen: config.http.listen,

@@ -1,6 +1,7 @@
 import type { Config } from "../config/index.js";
 import { resolveSettings, type HostSettings } from "../config/settings.js";
 import type { Logger } from "../logging/logger.js";
+import { scrubTokens } from "../logging/scrub.js";
 import type { HostMetrics } from "../http/metrics.js";
 import { readinessOf, type HostStatus, type Readiness } from "../http/readiness.js";
 import type { StartReport } from "../lifecycle/bot-fleet.js";
@@ -16,10 +17,11 @@ const STOPPED = Symbol("stopped");
  * A running bot-host: every bot of a bots.yaml on one shared app, one HTTP agent and one state store.
  *
  * The constructor resolves the file into settings and builds every service ({@link buildServices}); nothing is
- * connected until {@link start}, which starts them in this order: storage (Redis, and its key layout) -> HTTP
- * server (health, metrics, webhooks; readiness stays false until the bots are up) -> the app module -> the
- * config file watch -> the bots (with leases, this instance's share of them). {@link stop} stops them in
- * reverse (see {@link stopServices}). A stop during the start makes the start give up at its next step.
+ * connected until {@link start}, which starts them in this order: storage (Redis, and its key layout) -> the
+ * subscription to operators' dead-letter commands (with Redis) -> HTTP server (health, metrics, webhooks;
+ * readiness stays false until the bots are up) -> the app module -> the config file watch -> the bots (with
+ * leases, this instance's share of them). {@link stop} stops them in reverse (see {@link stopServices}). A stop
+ * during the start makes the start give up at its next step.
  */
 export class Host {
   /** The host's Prometheus metrics. */
@@ -78,11 +80,11 @@ export class Host {
   }
 
   private async doStart(): Promise<StartReport> {
-    const { storage, http, app, watcher, fleet } = this.services;
+    const { storage, deadLetterWatch, http, app, watcher, fleet } = this.services;
     if (this.current.redis === undefined) {
       this.log.warn("no Redis configured: state lives in this process only, is lost on restart and is not shared between processes");
     }
-    const parts: Component[] = [storage, ...(http === undefined ? [] : [http]), app, ...(watcher === undefined ? [] : [watcher])];
+    const parts = ([storage, deadLetterWatch, http, app, watcher] as Array<Component | undefined>).filter((p) => p !== undefined);
     for (const part of parts) {
       if ((await this.unlessStopped(part.start())) === STOPPED) return fleet.report();
     }
@@ -121,6 +123,15 @@ export class Host {
     });
     this.reloading = next;
     return next;
+  }
+
+  /**
+   * Records an uncaught exception against the updates running now: an update that keeps crashing the process is
+   * set aside after `updates.max_attempts` starts, and this is the error its dead letter shows.
+   */
+  noteCrash(error: unknown): Promise<void> {
+    const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
+    return this.services.fleet.noteCrash(scrubTokens(`uncaught exception: ${text}`).slice(0, 2_000));
   }
 
   /** In-flight updates per bot, for the report of a cut-short stop. */

@@ -8,12 +8,14 @@ import { createWebhookHandler } from "../http/webhook-handler.js";
 import { createWebhookRouter } from "../http/webhook-router.js";
 import { BotFleet } from "../lifecycle/bot-fleet.js";
 import { ConfigWatcher } from "../lifecycle/config-watcher.js";
+import { DeadLetterWatch } from "../lifecycle/dead-letter-watch.js";
 import { createOwnership } from "../lifecycle/leased-bots.js";
 import { Admission } from "../runtime/admission.js";
 import { AppModule } from "../runtime/app-loader.js";
 import { observeBoth, type RuntimeObserver } from "../runtime/observer.js";
 import { createPipeline, type FloodLimit } from "../runtime/pipeline.js";
 import { BotRegistry } from "../runtime/registry.js";
+import { DeadLetterChannel } from "../storage/dead-letter-channel.js";
 import { createStorage, type Storage } from "../storage/storage.js";
 import { createSharedTransport, type SharedTransport } from "../transport/shared-transport.js";
 
@@ -49,6 +51,8 @@ export interface Services {
   readonly app: AppModule;
   readonly fleet: BotFleet;
   readonly watcher: ConfigWatcher | undefined;
+  /** With Redis: acts on operators' dead-letter commands (`bot-host dead-letters retry|drop`). */
+  readonly deadLetterWatch: DeadLetterWatch | undefined;
   /** The host's status now (for `/readyz` and `Host.status()`). */
   status(): HostStatus;
 }
@@ -65,7 +69,7 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
   const { keys } = storage;
   const transport = createSharedTransport({ connections: settings.http.maxSockets });
   const metrics: HostMetrics = new HostMetrics({
-    bots: () => fleet.statuses().map((s) => ({ id: s.id, up: s.state === "running", inFlight: s.inFlight })),
+    bots: () => fleet.statuses().map((s) => ({ id: s.id, up: s.state === "running", inFlight: s.inFlight, deadLetters: s.deadLetters })),
     redisConnected: () => (storage.durable ? storage.health().ok : undefined),
     ownedBots: () => fleet.ownership?.ownedIds().length,
   });
@@ -80,9 +84,18 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
     {
       transport,
       journal: storage.journal,
+      deadLetters: storage.deadLetters,
       botInfo: storage.botInfo,
       admission: new Admission(settings.globalConcurrency),
-      pipeline: createPipeline({ app: app.middleware, state: storage.state, journal: storage.journal, keys, flood }),
+      pipeline: createPipeline({
+        app: app.middleware,
+        state: storage.state,
+        journal: storage.journal,
+        keys,
+        updates: settings.updates,
+        stateExpires: (settings.redis?.stateTtlMs ?? 0) > 0,
+        flood,
+      }),
       observer,
       sendWindow:
         throttled && storage.redis !== undefined
@@ -145,5 +158,13 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
     options.configPath !== undefined && options.watchConfig !== false
       ? new ConfigWatcher({ path: options.configPath, logger, onChange: () => void hooks.reload("file watch") })
       : undefined;
-  return { storage, transport, metrics, http, app, fleet, watcher, status };
+  const deadLetterWatch =
+    storage.redis === undefined
+      ? undefined
+      : new DeadLetterWatch({
+          channel: new DeadLetterChannel({ redis: storage.redis.client, subscriber: storage.redis.dedicated("events"), keys }),
+          registry,
+          logger,
+        });
+  return { storage, transport, metrics, http, app, fleet, watcher, deadLetterWatch, status };
 }

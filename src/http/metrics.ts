@@ -3,8 +3,8 @@ import type { LeaseEventKind, RuntimeObserver } from "../runtime/observer.js";
 
 /** What the metrics read on every scrape (kept as callbacks so nothing is counted twice). */
 export interface MetricsSources {
-  /** Per bot: state and updates in flight. */
-  bots(): Iterable<{ id: string; up: boolean; inFlight: number }>;
+  /** Per bot: state, updates in flight, and dead letters (set-aside updates) waiting for an operator. */
+  bots(): Iterable<{ id: string; up: boolean; inFlight: number; deadLetters: number }>;
   /** Whether Redis takes writes; undefined without Redis. */
   redisConnected(): boolean | undefined;
   /** How many bots this instance owns by lease; undefined when leases are off. */
@@ -28,6 +28,7 @@ export class HostMetrics implements RuntimeObserver {
   private readonly throttledCalls: Counter<"bot" | "method">;
   private readonly throttleWait: Counter<"bot" | "method">;
   private readonly floodLimits: Counter<"bot">;
+  private readonly deadLetters: Counter<"bot" | "reason">;
   private readonly leaseEvents: Counter<"bot" | "event">;
 
   constructor(sources: MetricsSources) {
@@ -110,6 +111,22 @@ export class HostMetrics implements RuntimeObserver {
         for (const b of sources.bots()) this.set({ bot: b.id }, b.inFlight);
       },
     });
+    this.deadLetters = new Counter({
+      name: "bot_host_dead_letters_total",
+      help: "Updates set aside as dead letters, by bot and reason (crashed: started updates.max_attempts times; timeout)",
+      labelNames: ["bot", "reason"],
+      registers,
+    });
+    new Gauge({
+      name: "bot_host_dead_letters",
+      help: "Dead letters of each bot running here, waiting for `bot-host dead-letters` (retry or drop)",
+      labelNames: ["bot"],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of sources.bots()) this.set({ bot: b.id }, b.deadLetters);
+      },
+    });
     new Gauge({
       name: "bot_host_bot_up",
       help: "1 when the bot is running, 0 otherwise",
@@ -176,6 +193,10 @@ export class HostMetrics implements RuntimeObserver {
 
   leaseEvent(bot: string, event: LeaseEventKind): void {
     this.leaseEvents.inc({ bot, event });
+  }
+
+  deadLettered(bot: string, reason: string): void {
+    this.deadLetters.inc({ bot, reason });
   }
 
   /** A config reload was applied or rejected. */

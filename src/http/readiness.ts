@@ -26,8 +26,11 @@ export interface Readiness {
   ready: boolean;
   draining: boolean;
   store: StoreHealth & { name: string };
-  /** Per bot: its state and, while it is failed or retrying, the stable `code` and the `reason` in words. */
-  bots: Record<string, { state: string; code?: string; reason?: string }>;
+  /**
+   * Per bot: its state, its dead letters (updates set aside; they do not make the host unready) and, while it is
+   * failed or retrying, the stable `code` and the `reason` in words.
+   */
+  bots: Record<string, { state: string; dead_letters: number; code?: string; reason?: string }>;
   leases?: { instance: string; owned: string[]; standby: string[] };
 }
 
@@ -55,8 +58,10 @@ export function hostStatus(s: StatusSources): HostStatus {
 /** The body of `/readyz` for `status`. */
 export function readinessOf(status: HostStatus): Readiness {
   const bots: Readiness["bots"] = {};
-  for (const b of status.bots)
-    bots[b.id] = b.problem === undefined ? { state: b.state } : { state: b.state, code: b.problem.code, reason: b.problem.message };
+  for (const b of status.bots) {
+    const bot = { state: b.state, dead_letters: b.deadLetters };
+    bots[b.id] = b.problem === undefined ? bot : { ...bot, code: b.problem.code, reason: b.problem.message };
+  }
   const body: Readiness = { ready: status.ready, draining: status.draining, store: { ...status.store }, bots };
   if (status.leases !== undefined)
     body.leases = { instance: status.leases.instance, owned: [...status.leases.owned], standby: [...status.leases.standby] };

@@ -111,6 +111,11 @@ export class BotFleet {
     return this.ownership?.releaseAll();
   }
 
+  /** Records `error` as the last error known of every update running here (the process is about to stop on it). */
+  async noteCrash(error: string): Promise<void> {
+    await Promise.all(this.registry.all().map((r) => r.noteError(error)));
+  }
+
   /** In-flight updates per bot, for the report of a cut-short stop. */
   cutReport(): CutReport {
     const bots = this.registry

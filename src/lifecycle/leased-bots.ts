@@ -34,7 +34,7 @@ export function createOwnership(o: LeasedBotsOptions): Ownership {
   const { ttlMs, balance } = o.settings.leases;
   const leases = new LeaseStore({
     redis: o.redis.dedicated("leases"),
-    subscriber: o.redis.dedicated("lease-events"),
+    subscriber: o.redis.dedicated("events"),
     keys: o.keys,
     instanceId,
     ttlMs,

@@ -10,7 +10,12 @@ export interface Stoppable {
   cutReport(): { total: number; bots: ReadonlyArray<{ bot: string; update_ids: number[] }> };
   /** Re-reads the config and applies the difference (SIGHUP). Must not throw. */
   reload?(trigger: string): Promise<unknown>;
+  /** Records `error` against the updates running when an uncaught exception ended the process's work. */
+  noteCrash?(error: unknown): Promise<void>;
 }
+
+/** How long the coordinator lets the target record a crash before it stops anyway. */
+const NOTE_CRASH_MS = 1_000;
 
 export { ExitCodes };
 
@@ -54,9 +59,11 @@ export class ShutdownCoordinator {
   private readonly onRejection = (reason: unknown): void => {
     this.error({ err: reason }, "unhandled promise rejection (a bug); the host keeps running");
   };
+  private crash: unknown;
   private readonly onException = (err: unknown): void => {
     this.failed = true;
     this.error({ err }, "uncaught exception (a bug): stopping in order, then exiting 1");
+    this.crash ??= err;
     this.shutdown(ExitCodes.RUNTIME, "uncaught exception");
   };
 
@@ -130,6 +137,7 @@ export class ShutdownCoordinator {
 
   private async runStop(code: number): Promise<void> {
     try {
+      if (this.crash !== undefined) await this.noteCrash(this.crash);
       await this.target?.stop();
       const final = this.failed ? ExitCodes.RUNTIME : code;
       this.info({ exit_code: final }, "shutdown complete");
@@ -139,6 +147,16 @@ export class ShutdownCoordinator {
       this.error({ err, cut_updates: cut?.total, cut: cut?.bots }, err instanceof Error ? err.message : "shutdown failed");
       this.finish(ExitCodes.RUNTIME);
     }
+  }
+
+  /** Lets the target record the crash against the updates it was running, for at most a second. */
+  private async noteCrash(err: unknown): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const noted = this.target
+      ?.noteCrash?.(err)
+      .catch((e: unknown) => this.error({ err: e }, "could not record the crash against the updates in flight"));
+    await Promise.race([noted, new Promise((resolve) => (timer = setTimeout(resolve, NOTE_CRASH_MS)))]);
+    clearTimeout(timer);
   }
 
   private info(fields: Fields, msg: string): void {

@@ -11,6 +11,8 @@ export interface ChatState {
   journal?: number;
   /** `bot_host_updates_in_flight` of the bot, from the host's /metrics. */
   inFlight?: number;
+  /** `bot_host_dead_letters` of the bot (updates set aside), from the host's /metrics. */
+  deadLetters?: number;
   /** Why a value is missing. */
   notes: string[];
 }
@@ -35,8 +37,11 @@ export class StateInspector {
 
   async chat(botId: string, chatId: number): Promise<ChatState> {
     const out: ChatState = { notes: [] };
-    const [, inFlight] = await Promise.all([this.stored(botId, chatId, out), this.inFlight(botId, out)]);
-    if (inFlight !== undefined) out.inFlight = inFlight;
+    const [, counts] = await Promise.all([this.stored(botId, chatId, out), this.counts(botId, out)]);
+    if (counts !== undefined) {
+      out.inFlight = counts.inFlight;
+      out.deadLetters = counts.deadLetters;
+    }
     return out;
   }
 
@@ -84,7 +89,8 @@ export class StateInspector {
     }
   }
 
-  private async inFlight(botId: string, out: ChatState): Promise<number | undefined> {
+  /** The bot's updates in flight and dead letters, from the host's /metrics (in memory mode too). */
+  private async counts(botId: string, out: ChatState): Promise<{ inFlight: number; deadLetters: number } | undefined> {
     const port = this.metricsPort();
     if (port === undefined) {
       out.notes.push("the host is not running");
@@ -93,8 +99,9 @@ export class StateInspector {
     try {
       const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(2000) });
       const text = await res.text();
-      const m = new RegExp(`^bot_host_updates_in_flight\\{bot="${botId.replace(/[^\w-]/g, "")}"\\} (\\d+)`, "m").exec(text);
-      return m === null ? 0 : Number(m[1]);
+      const bot = botId.replace(/[^\w-]/g, "");
+      const gauge = (name: string): number => Number(new RegExp(`^${name}\\{bot="${bot}"\\} (\\d+)`, "m").exec(text)?.[1] ?? 0);
+      return { inFlight: gauge("bot_host_updates_in_flight"), deadLetters: gauge("bot_host_dead_letters") };
     } catch (err) {
       out.notes.push(`metrics: ${(err as Error).message}`);
       return undefined;

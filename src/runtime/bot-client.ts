@@ -11,6 +11,8 @@ import { HostContext, bindContext } from "./context.js";
 import { createGetUpdates, type GetUpdates } from "./get-updates.js";
 import type { Lease } from "./lease.js";
 import { updateTypeOf, type RuntimeObserver } from "./observer.js";
+import { SetAsideError } from "./pipeline.js";
+import type { DeadLetter } from "../storage/dead-letters.js";
 
 /** What every bot's grammY side is built on. */
 export interface BotClientShared {
@@ -32,6 +34,8 @@ export class BotClient {
     private readonly shared: BotClientShared,
     private readonly log: Logger,
     private readonly lease: Lease | undefined,
+    /** Told of each update set aside as a dead letter (after it was logged and counted). */
+    private readonly onSetAside: (letter: DeadLetter) => void = () => {},
   ) {}
 
   /** How long any Bot API call may take: a long poll plus a margin (ms). */
@@ -108,7 +112,23 @@ export class BotClient {
     } catch (err) {
       outcome = "error";
       const cause = err instanceof Error && "error" in err ? (err as { error: unknown }).error : err;
-      if (isBotHostError(cause) && cause.code === ErrorCodes.LEASE_LOST) {
+      if (cause instanceof SetAsideError) {
+        const { letter } = cause;
+        observer.deadLettered(botId, letter.reason);
+        this.log.error(
+          {
+            update_id: update.update_id,
+            code: ErrorCodes.UPDATE_SET_ASIDE,
+            reason: letter.reason,
+            attempts: letter.attempts,
+            error: letter.error,
+          },
+          letter.reason === "timeout"
+            ? "update set aside: its handler ran past updates.handler_timeout; its chat goes on (see `bot-host dead-letters`)"
+            : "update set aside: it was started updates.max_attempts times without finishing; its chat goes on (see `bot-host dead-letters`)",
+        );
+        this.onSetAside(letter);
+      } else if (isBotHostError(cause) && cause.code === ErrorCodes.LEASE_LOST) {
         observer.leaseEvent(botId, "fenced");
         this.log.warn(
           { update_id: update.update_id, code: cause.code },

@@ -4,6 +4,7 @@ import { isBotHostError, ErrorCodes, type ErrorCode } from "../errors.js";
 import type { BotSettings } from "../config/settings.js";
 import type { Logger } from "../logging/logger.js";
 import type { BotInfoStore } from "../storage/bot-info-store.js";
+import type { DeadLetters } from "../storage/dead-letters.js";
 import type { Journal } from "../storage/journal.js";
 import { resolveBotInfo } from "./bot-info.js";
 import { Admission } from "./admission.js";
@@ -41,11 +42,14 @@ export interface BotStatus {
   readonly problem?: BotProblem;
   /** Updates accepted and not finished. */
   readonly inFlight: number;
+  /** Updates of this bot set aside (dead letters) and waiting for an operator. */
+  readonly deadLetters: number;
 }
 
 /** What a {@link BotRunner} shares with every other bot. */
 export interface BotRunnerShared extends BotClientShared {
   journal: Journal;
+  deadLetters: DeadLetters;
   botInfo: BotInfoStore;
   admission: Admission;
   /** After this long (ms) a webhook request is answered and its update finishes in the background. */
@@ -71,6 +75,7 @@ export class BotRunner {
   private retryLoop: Promise<void> | undefined;
   private stopping: BotStop | undefined;
   private readonly client: BotClient;
+  private deadLetters = 0;
 
   constructor(
     readonly settings: BotSettings,
@@ -80,7 +85,7 @@ export class BotRunner {
     private readonly lease?: Lease,
   ) {
     this.log = logger.child({ bot: settings.id });
-    this.client = new BotClient(settings, shared, this.log, lease);
+    this.client = new BotClient(settings, shared, this.log, lease, () => this.deadLetters++);
   }
 
   get id(): string {
@@ -89,10 +94,30 @@ export class BotRunner {
 
   /** Where the bot is now. */
   status(): BotStatus {
-    const inFlight = this.intake?.inFlight().length ?? 0;
-    return this.problem === undefined
-      ? { id: this.id, state: this.state, inFlight }
-      : { id: this.id, state: this.state, problem: this.problem, inFlight };
+    const status = { id: this.id, state: this.state, inFlight: this.intake?.inFlight().length ?? 0, deadLetters: this.deadLetters };
+    return this.problem === undefined ? status : { ...status, problem: this.problem };
+  }
+
+  /** Records `error` as the last error known of the updates running now. */
+  async noteError(error: string): Promise<void> {
+    await this.shared.journal.noteError(this.id, this.inFlight(), error);
+  }
+
+  /** Counts the bot's dead letters again (an operator retried or dropped some). */
+  async recountDeadLetters(): Promise<void> {
+    this.deadLetters = await this.shared.deadLetters.count(this.id);
+  }
+
+  /**
+   * Runs a dead letter an operator handed back (it is in the journal again) now, if the bot runs; otherwise the
+   * bot's next start replays it from the journal.
+   */
+  async retry(updateId: number): Promise<boolean> {
+    const update = this.state === "running" ? await this.shared.journal.entry(this.id, updateId) : undefined;
+    if (update === undefined || this.intake === undefined) return false;
+    this.log.info({ update_id: updateId }, "running a dead letter handed back by an operator");
+    this.intake.inject(update);
+    return true;
   }
 
   /** Whether the bot receives updates now. */
@@ -148,7 +173,8 @@ export class BotRunner {
     void this.throttle?.stop();
     const { bot, throttle } = this.client.createBot(info);
     this.throttle = throttle;
-    const journal = await shared.journal.load(settings.id);
+    const [journal, deadLetters] = await Promise.all([shared.journal.load(settings.id), shared.deadLetters.count(settings.id)]);
+    this.deadLetters = deadLetters;
     if (this.abort.signal.aborted) return;
     const consume = (u: Update): Promise<void> => this.client.consume(bot, u);
     this.webhook =

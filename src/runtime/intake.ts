@@ -1,3 +1,5 @@
+import type { Update } from "grammy/types";
+
 /**
  * How a bot receives updates: long polling (`PollingIntake`) or webhooks (`WebhookIntake`). An intake owns
  * the updates it accepted until they finish: it counts them in flight and gives their admission slots back in
@@ -12,6 +14,8 @@ export interface Intake {
   inFlight(): number[];
   /** Settles once every accepted update finished and the intake's own background work ended (after {@link stop}). */
   drained(): Promise<void>;
+  /** Runs a journaled update now, as if it had just arrived (a dead letter an operator handed back). */
+  inject(update: Update): void;
   /** Confirms received updates with the Bot API after the drain; returns the confirmed offset, if any. */
   confirm(): Promise<number | undefined>;
 }

@@ -23,6 +23,8 @@ export interface RuntimeObserver {
    * without a release: this instance was paused or cut off), or `fenced` (a write refused after it was lost).
    */
   leaseEvent(bot: string, event: LeaseEventKind): void;
+  /** An update was set aside as a dead letter, because it `crashed` too often or ran into the `timeout`. */
+  deadLettered(bot: string, reason: string): void;
 }
 
 /** See {@link RuntimeObserver.leaseEvent}. */
@@ -37,6 +39,7 @@ export const silentObserver: RuntimeObserver = {
   throttled() {},
   floodLimited() {},
   leaseEvent() {},
+  deadLettered() {},
 };
 
 /** The type of an update: its one field besides `update_id` (`message`, `callback_query`, ...). */

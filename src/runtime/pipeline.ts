@@ -1,45 +1,14 @@
-import { Composer, session, type Middleware, type StorageAdapter } from "grammy";
+import { Composer, type Middleware } from "grammy";
 import { sequentialize } from "@grammyjs/runner";
 import { limit } from "@grammyjs/ratelimiter";
+import type { DeadLetter } from "../storage/dead-letters.js";
 import type { KeyBuilder } from "../storage/keys.js";
-import type { Journal, StateWrite } from "../storage/journal.js";
+import type { Journal } from "../storage/journal.js";
 import type { StateStore } from "../storage/state-store.js";
 import { BotHostError, ErrorCodes } from "../errors.js";
-import { chatKeyOf, leaseOf, remembersUpdate, type HostContext, type SessionData } from "./context.js";
+import { attachSession } from "./chat-session.js";
+import { chatKeyOf, leaseOf, remembersUpdate, type HostContext } from "./context.js";
 import { openScope, runInScope } from "./update-scope.js";
-
-/**
- * grammY session storage that reads from the store but only stages writes: the staged write is committed
- * by the pipeline together with the update's journal entry, in one transaction. Staging by key is safe
- * because the pipeline runs one update at a time per `botId:chatId`, the same key the session uses.
- */
-class StagingStorage implements StorageAdapter<SessionData> {
-  private readonly staged = new Map<string, string | null>();
-
-  constructor(private readonly store: StateStore) {}
-
-  async read(key: string): Promise<SessionData | undefined> {
-    const raw = await this.store.read(key);
-    return raw === undefined ? undefined : (JSON.parse(raw) as SessionData);
-  }
-
-  write(key: string, value: SessionData): void {
-    this.staged.set(key, JSON.stringify(value));
-  }
-
-  delete(key: string): void {
-    this.staged.set(key, null);
-  }
-
-  /** Removes and returns the write staged for `key`, if any. */
-  take(key: string | undefined): StateWrite[] {
-    if (key === undefined) return [];
-    const value = this.staged.get(key);
-    if (value === undefined) return [];
-    this.staged.delete(key);
-    return [{ key, value }];
-  }
-}
 
 /** The two Redis commands the flood limiter uses (an ioredis client has them). */
 export interface FloodCounterStore {
@@ -61,49 +30,108 @@ export interface FloodLimit {
 export interface PipelineOptions {
   /** The app: the bots.yaml `app` module's default export. */
   app: Middleware<HostContext>;
-  /** Where sessions are read from. */
+  /** Where plugin state is read from. */
   state: StateStore;
-  /** Where each update's writes are committed, with its journal entry. */
+  /** Where each update starts (its session read with it) and where its writes are committed. */
   journal: Journal;
   keys: KeyBuilder;
+  /** Starts of an update before it is set aside; a handler's time before it is set aside (ms, 0: none). */
+  updates: { readonly maxAttempts: number; readonly handlerTimeoutMs: number };
+  /** Whether state expires (a session that was only read is then written back, to start its expiry again). */
+  stateExpires: boolean;
   flood?: FloodLimit | undefined;
+}
+
+/** The error an update set aside ends with (after it was logged and counted): the letter says why. */
+export class SetAsideError extends BotHostError {
+  constructor(readonly letter: DeadLetter) {
+    super(ErrorCodes.UPDATE_SET_ASIDE, `update ${letter.update.update_id} of bot "${letter.botId}" was set aside (${letter.reason})`);
+  }
+}
+
+/** Settles `true` when `run` is still going after `ms`, `false` when it resolved first; rejects if it rejects first. */
+async function outlives(run: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([run.then(() => false), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), ms)))]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
  * Builds the one middleware stack shared by every bot:
  * 1. `sequentialize` on `botId:chatId`: one update at a time per chat of a bot, all other chats concurrent;
- * 2. commit: the update runs in its own scope (for plugin state, see `plugin-state.ts`); after it (handled or
- *    failed), its session write, its plugin state writes and its journal removal go to the store atomically;
+ * 2. the update's start and commit: the journal counts the start and reads the chat's session in the same round
+ *    trip (an update started `maxAttempts` times without finishing is set aside instead of run); the update runs
+ *    in its own scope (for plugin state, see `plugin-state.ts`) with `ctx.session` keyed `session:{<botId>}:<chatId>`
+ *    (`{}` at first); after it (handled or failed), its session write, its plugin state writes and its journal
+ *    removal go to the store atomically. A handler still running after `handlerTimeoutMs` frees its chat: its
+ *    update is set aside, and nothing it does later is sent or committed;
  * 3. optionally the flood limit per user and bot (an update over the limit ends here, still committed);
- * 4. grammY `session` keyed `session:<botId>:<chatId>`, initially `{}`;
- * 5. the app.
+ * 4. the app.
  * The app's errors still propagate to the caller, after the commit.
  */
 export function createPipeline(o: PipelineOptions): Composer<HostContext> {
   const { app, state, journal, keys, flood } = o;
-  const storage = new StagingStorage(state);
-  const sessionKey = (ctx: Omit<HostContext, "session">): string | undefined => {
+  const { maxAttempts, handlerTimeoutMs } = o.updates;
+  const sessionKey = (ctx: HostContext): string | undefined => {
     const chat = chatKeyOf(ctx);
     return chat === undefined ? undefined : keys.session(ctx.botId, chat);
   };
   const pipeline = new Composer<HostContext>();
   pipeline.use(sequentialize((ctx: HostContext) => sessionKey(ctx) ?? []));
   pipeline.use(async (ctx, next) => {
+    const { botId } = ctx;
+    const updateId = ctx.update.update_id;
+    const lease = leaseOf(ctx);
+    const key = sessionKey(ctx);
+    const begun = await journal.begin(botId, updateId, { maxAttempts, read: key, fence: lease?.token });
+    if (!begun.run) throw new SetAsideError(begun.letter);
+    const sessionWrites = attachSession(ctx, key, begun.value, o.stateExpires);
     const scope = openScope(ctx, state, keys);
+    const run = runInScope(scope, next);
+    let timedOut = false;
+    let threw = true;
     try {
-      await runInScope(scope, next);
+      if (handlerTimeoutMs > 0) timedOut = await outlives(run, handlerTimeoutMs);
+      else await run;
+      threw = false;
     } finally {
-      const writes = [...storage.take(sessionKey(ctx)), ...scope.close()];
-      const lease = leaseOf(ctx);
-      // Lost while the update ran: its calls were refused, so it stays journaled for the bot's next owner.
-      if (lease !== undefined && !lease.valid()) {
-        throw new BotHostError(
-          ErrorCodes.LEASE_LOST,
-          `bot "${ctx.botId}": the lease was lost while update ${ctx.update.update_id} ran; it is left to the next owner`,
-        );
+      if (!timedOut) {
+        // As with grammY's session(): a handler that throws leaves the session as it was; plugin state it wrote
+        // before the throw is still committed.
+        const writes = [...(threw ? [] : sessionWrites()), ...scope.close()];
+        // Lost while the update ran: its calls were refused, so it stays journaled for the bot's next owner.
+        if (lease !== undefined && !lease.valid()) {
+          throw new BotHostError(
+            ErrorCodes.LEASE_LOST,
+            `bot "${botId}": the lease was lost while update ${updateId} ran; it is left to the next owner`,
+          );
+        }
+        await journal.complete(botId, updateId, writes, { remember: remembersUpdate(ctx), fence: lease?.token });
       }
-      await journal.complete(ctx.botId, ctx.update.update_id, writes, { remember: remembersUpdate(ctx), fence: lease?.token });
     }
+    if (!timedOut) return;
+    const seconds = handlerTimeoutMs / 1000;
+    const refused = new BotHostError(
+      ErrorCodes.HANDLER_TIMED_OUT,
+      `update ${updateId} of bot "${botId}" ran past updates.handler_timeout (${seconds} s) and was set aside; this call was not made`,
+    );
+    scope.expire(refused);
+    ctx.api.config.use((prev, method, payload, signal) =>
+      scope.expired === undefined ? prev(method, payload, signal) : Promise.reject(scope.expired),
+    );
+    run.catch((err: unknown) => ctx.log.warn({ err }, "a handler set aside after its timeout failed later"));
+    const letter = await journal.park(
+      botId,
+      updateId,
+      "timeout",
+      `the handler did not finish within updates.handler_timeout (${seconds} s)`,
+      lease?.token,
+    );
+    // Not journaled any more: set aside or finished elsewhere (a lease handover); either way nothing is left to do.
+    if (letter !== undefined) throw new SetAsideError(letter);
   });
   if (flood !== undefined) {
     pipeline.use(
@@ -119,7 +147,6 @@ export function createPipeline(o: PipelineOptions): Composer<HostContext> {
       }),
     );
   }
-  pipeline.use(session({ getSessionKey: sessionKey, storage, initial: (): SessionData => ({}) }));
   pipeline.use(app);
   return pipeline;
 }

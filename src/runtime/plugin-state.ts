@@ -121,9 +121,14 @@ export function conversationStorage<S = unknown, C extends HostContext = HostCon
 export function hostContext(): MiddlewareFn<Context> {
   trackScopes();
   return (inner, next) => {
-    const outer = (currentScope() ?? throwOutside("hostContext()")).ctx;
+    const scope = currentScope() ?? throwOutside("hostContext()");
+    const outer = scope.ctx;
     const api = new Api(outer.api.token, outer.api.options);
     api.config.use(...outer.api.config.installedTransformers(), ...inner.api.config.installedTransformers());
+    // A step still running after its update was set aside (the handler timeout) calls nothing more.
+    api.config.use((prev, method, payload, signal) =>
+      scope.expired === undefined ? prev(method, payload, signal) : Promise.reject(scope.expired),
+    );
     Object.defineProperties(inner, {
       api: { value: api, configurable: true },
       botId: { value: outer.botId, configurable: true },

@@ -30,13 +30,7 @@ export class PollingIntake implements Intake {
     // The supplier took one admission slot per update it handed out: each is given back here, with the
     // update's in-flight entry, when it ends. The consumer never rejects (it logs handler errors itself), so
     // the sink's error handler is never called.
-    const consume = (u: Update): Promise<void> => {
-      this.tracker.add(u.update_id);
-      return this.o.consume(u).finally(() => {
-        this.tracker.delete(u.update_id);
-        this.o.admission.release(1);
-      });
-    };
+    const consume = (u: Update): Promise<void> => this.run(u);
     const sink = createConcurrentSink<Update>({ consume }, async () => {}, { concurrency: this.o.polling.concurrency });
     this.handle = createRunner(createSource(this.supplier), sink);
     this.handle.start();
@@ -44,6 +38,20 @@ export class PollingIntake implements Intake {
       () => undefined,
       (err: unknown) => this.o.onFatal(err),
     );
+  }
+
+  /** Handles an update that holds an admission slot: counted in flight until it ends, then its slot is given back. */
+  private run(u: Update): Promise<void> {
+    this.tracker.add(u.update_id);
+    return this.o.consume(u).finally(() => {
+      this.tracker.delete(u.update_id);
+      this.o.admission.release(1);
+    });
+  }
+
+  inject(update: Update): void {
+    this.tracker.add(update.update_id);
+    void this.o.admission.acquire(1).then(() => this.run(update));
   }
 
   stop(): void {

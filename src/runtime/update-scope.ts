@@ -53,6 +53,15 @@ export class UpdateScope {
     this.open = false;
     return [...this.writes].map(([key, value]) => ({ key, value }));
   }
+
+  /** Set once the update was set aside while its handler still ran: why its later Bot API calls are refused. */
+  expired: BotHostError | undefined;
+
+  /** Ends the scope of an update set aside while its handler runs on: nothing it does from now on is committed or sent. */
+  expire(reason: BotHostError): void {
+    this.open = false;
+    this.expired = reason;
+  }
 }
 
 /** What every copy of this module shares (an app may load its own copy of bot-host next to the host's). */

@@ -90,6 +90,10 @@ export class WebhookIntake implements Intake {
     }
   }
 
+  inject(update: Update): void {
+    void this.run(update);
+  }
+
   stop(): void {
     this.accepting = false;
   }

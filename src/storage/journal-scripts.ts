@@ -34,15 +34,15 @@ redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 return 1
 `,
   },
-  // KEYS: journal, done set, lease, then the state keys to write. ARGV: update id, state TTL (ms, 0 = none), '1'
-  // to remember the id in the done set, how many ids the done set keeps, fence token, then one value per state
-  // key (the serialized value, or '' to delete the key; a stored value is never '', it is JSON).
+  // KEYS: journal, done set, lease, attempts, then the state keys to write. ARGV: update id, state TTL (ms, 0 =
+  // none), '1' to remember the id in the done set, how many ids the done set keeps, fence token, then one value
+  // per state key (the serialized value, or '' to delete the key; a stored value is never '', it is JSON).
   bhComplete: {
     lua: `
 ${fence("ARGV[5]", "KEYS[3]")}
 local ttl = ARGV[2]
-for i = 4, #KEYS do
-  local v = ARGV[i + 2]
+for i = 5, #KEYS do
+  local v = ARGV[i + 1]
   if v == '' then redis.call('DEL', KEYS[i])
   elseif ttl == '0' then redis.call('SET', KEYS[i], v)
   else redis.call('SET', KEYS[i], v, 'PX', ttl) end
@@ -51,7 +51,61 @@ if ARGV[3] == '1' then
   redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
 end
+redis.call('HDEL', KEYS[4], ARGV[1], 'e:' .. ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+`,
+  },
+  // KEYS: journal, attempts, dead letters, lease, and optionally a state key to read. ARGV: update id, max
+  // attempts, fence token, now (ms), the error to record when none is known. Counts a start, or (after max
+  // attempts) moves the update to the dead letters. Returns {1, attempt, value of the state key or false} or
+  // {0, record JSON, update JSON}.
+  bhBegin: {
+    lua: `
+${fence("ARGV[3]", "KEYS[4]")}
+local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+if n >= tonumber(ARGV[2]) then
+  local update = redis.call('HGET', KEYS[1], ARGV[1])
+  if update then
+    local err = redis.call('HGET', KEYS[2], 'e:' .. ARGV[1]) or ARGV[5]
+    local record = cjson.encode({ attempts = n, reason = 'crashed', error = err, at = tonumber(ARGV[4]) })
+    redis.call('HSET', KEYS[3], ARGV[1], record, 'u:' .. ARGV[1], update)
+    redis.call('HDEL', KEYS[2], ARGV[1], 'e:' .. ARGV[1])
+    redis.call('HDEL', KEYS[1], ARGV[1])
+    return {0, record, update}
+  end
+end
+redis.call('HSET', KEYS[2], ARGV[1], n + 1)
+if #KEYS >= 5 then return {1, n + 1, redis.call('GET', KEYS[5])} end
+return {1, n + 1, false}
+`,
+  },
+  // KEYS: journal, attempts, dead letters, lease. ARGV: update id, reason, error, now (ms), fence token. Moves an
+  // unfinished update to the dead letters; returns {record JSON, update JSON}, or false when it is not journaled.
+  bhPark: {
+    keys: 4,
+    lua: `
+${fence("ARGV[5]", "KEYS[4]")}
+local update = redis.call('HGET', KEYS[1], ARGV[1])
+if not update then return false end
+local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
+local record = cjson.encode({ attempts = n, reason = ARGV[2], error = ARGV[3], at = tonumber(ARGV[4]) })
+redis.call('HSET', KEYS[3], ARGV[1], record, 'u:' .. ARGV[1], update)
+redis.call('HDEL', KEYS[2], ARGV[1], 'e:' .. ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+return {record, update}
+`,
+  },
+  // KEYS: dead letters, journal, attempts. ARGV: update id, attempts to record. Puts a dead letter back into the
+  // journal with that many attempts made; returns 0 when there is no such letter.
+  bhRetry: {
+    keys: 3,
+    lua: `
+local update = redis.call('HGET', KEYS[1], 'u:' .. ARGV[1])
+if not update then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], update)
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[1], ARGV[1], 'u:' .. ARGV[1])
 return 1
 `,
   },
@@ -59,7 +113,7 @@ return 1
 
 export type ScriptArg = string | number;
 /** The client with the {@link SCRIPTS} defined as commands (EVALSHA, falling back to EVAL once). */
-export type ScriptedRedis = Redis & { [name in keyof typeof SCRIPTS]: (...args: ScriptArg[]) => Promise<number> };
+export type ScriptedRedis = Redis & { [name in keyof typeof SCRIPTS]: (...args: ScriptArg[]) => Promise<unknown> };
 
 /** Defines the {@link SCRIPTS} as commands of `redis` (once per client) and returns it typed with them. */
 export function defineScripts(redis: Redis): ScriptedRedis {

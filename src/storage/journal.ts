@@ -1,4 +1,5 @@
 import type { Update } from "grammy/types";
+import type { DeadLetter, DeadLetterReason } from "./dead-letters.js";
 
 /**
  * A state write staged by an update (its session, or a plugin's state), committed together with that update's
@@ -25,6 +26,22 @@ export interface CompleteOptions {
   readonly fence?: string | undefined;
 }
 
+/** What {@link Journal.begin} decided. */
+export type Begun =
+  /** Run it: this is its `attempt`-th start; `value` is the state key asked for (its raw value), if any. */
+  | { readonly run: true; readonly attempt: number; readonly value: string | undefined }
+  /** It was started `maxAttempts` times without finishing: it was set aside instead. */
+  | { readonly run: false; readonly letter: DeadLetter };
+
+/** Options of {@link Journal.begin}. */
+export interface BeginOptions {
+  /** Starts allowed before an update is set aside. */
+  readonly maxAttempts: number;
+  /** A state key to read in the same round trip (the chat's session). */
+  readonly read?: string | undefined;
+  readonly fence?: string | undefined;
+}
+
 /**
  * Each bot's update journal: what was fetched and not yet finished, and the cursor past it. It is what makes
  * handling exactly-once across restarts: a batch is journaled before its offset is confirmed, and an update
@@ -47,8 +64,20 @@ export interface Journal {
    */
   claim(botId: string, update: Update, fence?: string): Promise<boolean>;
   /**
-   * Marks an update finished: removes its journal entry and applies all its state writes (session and plugin
-   * state, any number of keys) atomically.
+   * Records that an update starts (one more attempt) before the app runs it, unless it was started
+   * `maxAttempts` times already without finishing: then it is set aside as a `crashed` dead letter (out of the
+   * journal, so its offset can be confirmed and its chat goes on) and not run again.
+   */
+  begin(botId: string, updateId: number, options: BeginOptions): Promise<Begun>;
+  /**
+   * Marks an update finished: removes its journal entry (and its attempts) and applies all its state writes
+   * (session and plugin state, any number of keys) atomically.
    */
   complete(botId: string, updateId: number, writes: readonly StateWrite[], options?: CompleteOptions): Promise<void>;
+  /** Sets an unfinished update aside now (its handler timed out); undefined when it is no longer journaled. */
+  park(botId: string, updateId: number, reason: DeadLetterReason, error: string, fence?: string): Promise<DeadLetter | undefined>;
+  /** Records `error` as the last error known of updates that are running (an uncaught exception ends the process). */
+  noteError(botId: string, updateIds: readonly number[], error: string): Promise<void>;
+  /** One journaled update (a dead letter handed back to run once more), if it is there. */
+  entry(botId: string, updateId: number): Promise<Update | undefined>;
 }

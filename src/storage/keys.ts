@@ -9,6 +9,11 @@
  * - `journal:{<botId>}`: hash of fetched-but-unfinished updates (`update_id` -> Update JSON).
  * - `offset:{<botId>}`: the highest `update_id` ever journaled for the bot (the durable getUpdates cursor).
  * - `done:{<botId>}`: sorted set of the most recently finished webhook update ids (redelivery filter).
+ * - `attempts:{<botId>}`: hash of how often each journaled update was started (`<update_id>` -> count), and the
+ *   last error known of an update that did not finish (`e:<update_id>` -> message).
+ * - `dead:{<botId>}`: the bot's dead letters, updates set aside: `<update_id>` -> what happened (JSON: attempts,
+ *   reason, error, when), `u:<update_id>` -> the update (JSON).
+ * - `dead-letters` (a pub/sub channel, not a key): an operator's retry or drop of a dead letter.
  * - `throttle:{<botId>}:sent`: sorted set of the bot's recent Bot API sends, for its per-bot limit across processes.
  * - `flood:{<botId>}:<userId>`: the incoming flood limit's counter of a user (with `limits.incoming`).
  * - `lease:{<botId>}`: which instance owns the bot, as `<instanceId>/<fence>`, expiring unless renewed.
@@ -28,6 +33,9 @@ export interface KeyBuilder {
   journal(botId: string): string;
   watermark(botId: string): string;
   done(botId: string): string;
+  attempts(botId: string): string;
+  deadLetters(botId: string): string;
+  deadLetterChannel(): string;
   throttle(botId: string): string;
   /** The prefix of the flood counters; @grammyjs/ratelimiter appends {@link KeyBuilder.floodKey}. */
   floodPrefix(): string;
@@ -49,6 +57,9 @@ export function createKeys(prefix: string): KeyBuilder {
     journal: (botId) => `${prefix}journal:{${botId}}`,
     watermark: (botId) => `${prefix}offset:{${botId}}`,
     done: (botId) => `${prefix}done:{${botId}}`,
+    attempts: (botId) => `${prefix}attempts:{${botId}}`,
+    deadLetters: (botId) => `${prefix}dead:{${botId}}`,
+    deadLetterChannel: () => `${prefix}dead-letters`,
     throttle: (botId) => `${prefix}throttle:{${botId}}:sent`,
     floodPrefix: () => `${prefix}flood:`,
     floodKey: (botId, userId) => `{${botId}}:${userId}`,

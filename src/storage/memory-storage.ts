@@ -1,5 +1,6 @@
 import type { Update } from "grammy/types";
-import type { CompleteOptions, Journal, JournalState, StateWrite } from "./journal.js";
+import { deadLetterOf, UNKNOWN_ERROR, type DeadLetter, type DeadLetterReason, type DeadLetters } from "./dead-letters.js";
+import type { BeginOptions, Begun, CompleteOptions, Journal, JournalState, StateWrite } from "./journal.js";
 import type { StateStore } from "./state-store.js";
 
 /** How many finished webhook update ids are remembered per bot to filter redeliveries. */
@@ -10,6 +11,10 @@ interface BotJournal {
   watermark: number | undefined;
   /** Recently finished webhook update ids, oldest first (insertion order). */
   done: Set<number>;
+  /** Starts of each journaled update, and the last error known of those that did not finish. */
+  attempts: Map<number, { n: number; error?: string }>;
+  /** The dead letters, by update id. */
+  dead: Map<number, DeadLetter>;
 }
 
 /** Sessions and plugin state in process memory: what {@link MemoryJournal} commits and the pipeline reads. */
@@ -33,9 +38,10 @@ export class MemoryStateStore implements StateStore {
 /**
  * The update journal in process memory, for hosts without Redis: nothing survives a restart and nothing is
  * shared between processes (the host logs a warning when it runs this way). It keeps the same contract within
- * the process lifetime: claims filter redeliveries, and a commit applies the state writes and drops the entry.
+ * the process lifetime: claims filter redeliveries, a commit applies the state writes and drops the entry, and
+ * attempts and dead letters are kept as on Redis (its {@link DeadLetters} too).
  */
-export class MemoryJournal implements Journal {
+export class MemoryJournal implements Journal, DeadLetters {
   readonly durable = false;
   private readonly bots = new Map<string, BotJournal>();
 
@@ -44,7 +50,7 @@ export class MemoryJournal implements Journal {
   private journal(botId: string): BotJournal {
     let j = this.bots.get(botId);
     if (j === undefined) {
-      j = { pending: new Map(), watermark: undefined, done: new Set() };
+      j = { pending: new Map(), watermark: undefined, done: new Set(), attempts: new Map(), dead: new Map() };
       this.bots.set(botId, j);
     }
     return j;
@@ -73,10 +79,70 @@ export class MemoryJournal implements Journal {
   async complete(botId: string, updateId: number, writes: readonly StateWrite[], options: CompleteOptions = {}): Promise<void> {
     const j = this.journal(botId);
     this.state.apply(writes);
+    j.attempts.delete(updateId);
     j.pending.delete(updateId);
     if (options.remember === true) {
       j.done.add(updateId);
       if (j.done.size > REMEMBERED_UPDATES) j.done.delete(j.done.values().next().value as number);
     }
+  }
+
+  async begin(botId: string, updateId: number, o: BeginOptions): Promise<Begun> {
+    const j = this.journal(botId);
+    const made = j.attempts.get(updateId) ?? { n: 0 };
+    if (made.n >= o.maxAttempts && j.pending.has(updateId)) {
+      return { run: false, letter: this.setAside(botId, j, updateId, "crashed", made.error ?? UNKNOWN_ERROR)! };
+    }
+    j.attempts.set(updateId, { ...made, n: made.n + 1 });
+    return { run: true, attempt: made.n + 1, value: o.read === undefined ? undefined : this.state.values.get(o.read) };
+  }
+
+  async park(botId: string, updateId: number, reason: DeadLetterReason, error: string): Promise<DeadLetter | undefined> {
+    return this.setAside(botId, this.journal(botId), updateId, reason, error);
+  }
+
+  private setAside(botId: string, j: BotJournal, updateId: number, reason: DeadLetterReason, error: string): DeadLetter | undefined {
+    const update = j.pending.get(updateId);
+    if (update === undefined) return undefined;
+    const letter = deadLetterOf(botId, update, { attempts: j.attempts.get(updateId)?.n ?? 0, reason, error, at: Date.now() });
+    j.dead.set(updateId, letter);
+    j.attempts.delete(updateId);
+    j.pending.delete(updateId);
+    return letter;
+  }
+
+  async noteError(botId: string, updateIds: readonly number[], error: string): Promise<void> {
+    const j = this.journal(botId);
+    for (const id of updateIds) j.attempts.set(id, { n: j.attempts.get(id)?.n ?? 0, error });
+  }
+
+  async entry(botId: string, updateId: number): Promise<Update | undefined> {
+    return this.journal(botId).pending.get(updateId);
+  }
+
+  async list(botId: string): Promise<DeadLetter[]> {
+    return [...this.journal(botId).dead.values()].sort((a, b) => a.update.update_id - b.update.update_id);
+  }
+
+  async count(botId: string): Promise<number> {
+    return this.journal(botId).dead.size;
+  }
+
+  async retry(botId: string, updateId: number, maxAttempts: number): Promise<boolean> {
+    const j = this.journal(botId);
+    const letter = j.dead.get(updateId);
+    if (letter === undefined) return false;
+    j.dead.delete(updateId);
+    j.pending.set(updateId, letter.update);
+    j.attempts.set(updateId, { n: maxAttempts - 1 });
+    return true;
+  }
+
+  async drop(botId: string, updateId: number | "all"): Promise<number> {
+    const { dead } = this.journal(botId);
+    if (updateId !== "all") return dead.delete(updateId) ? 1 : 0;
+    const n = dead.size;
+    dead.clear();
+    return n;
   }
 }

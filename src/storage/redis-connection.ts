@@ -9,9 +9,10 @@ import type { StoreHealth } from "./state-store.js";
 
 /**
  * What a dedicated connection is for: `flood` (the incoming flood limit's counters), `throttle` (each bot's
- * send window shared by processes), `leases` and `lease-events` (the bot leases and their subscription).
+ * send window shared by processes), `leases` (the bot leases), `events` (the one subscription: lease events and
+ * operators' dead-letter commands).
  */
-export type ConnectionPurpose = "flood" | "throttle" | "leases" | "lease-events";
+export type ConnectionPurpose = "flood" | "throttle" | "leases" | "events";
 
 /** Options of {@link RedisConnection}. */
 export interface RedisConnectionOptions {

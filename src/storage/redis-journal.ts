@@ -2,7 +2,8 @@ import type { Update } from "grammy/types";
 import type { Redis } from "ioredis";
 import { BotHostError, ErrorCodes, isBotHostError } from "../errors.js";
 import type { Logger } from "../logging/logger.js";
-import type { CompleteOptions, Journal, JournalState, StateWrite } from "./journal.js";
+import { deadLetterOf, UNKNOWN_ERROR, type DeadLetter, type DeadLetterReason, type DeadLetterRecord } from "./dead-letters.js";
+import type { BeginOptions, Begun, CompleteOptions, Journal, JournalState, StateWrite } from "./journal.js";
 import { defineScripts, SCRIPTS, type ScriptArg, type ScriptedRedis } from "./journal-scripts.js";
 import type { KeyBuilder } from "./keys.js";
 import { REMEMBERED_UPDATES } from "./memory-storage.js";
@@ -76,7 +77,7 @@ export class RedisJournal implements Journal {
 
   async complete(botId: string, updateId: number, writes: readonly StateWrite[], options: CompleteOptions = {}): Promise<void> {
     const { keys } = this;
-    const scriptKeys = [keys.journal(botId), keys.done(botId), keys.lease(botId), ...writes.map((w) => w.key)];
+    const scriptKeys = [keys.journal(botId), keys.done(botId), keys.lease(botId), keys.attempts(botId), ...writes.map((w) => w.key)];
     const values = writes.map((w) => w.value ?? "");
     const remember = options.remember === true ? 1 : 0;
     const args = [
@@ -120,13 +121,50 @@ export class RedisJournal implements Journal {
     }
   }
 
+  async begin(botId: string, updateId: number, o: BeginOptions): Promise<Begun> {
+    const { keys } = this;
+    const scriptKeys = [keys.journal(botId), keys.attempts(botId), keys.deadLetters(botId), keys.lease(botId)];
+    if (o.read !== undefined) scriptKeys.push(o.read);
+    const args = [scriptKeys.length, ...scriptKeys, updateId, o.maxAttempts, o.fence ?? "", Date.now(), UNKNOWN_ERROR];
+    const [run, a, b] = (await this.fenced(botId, this.redis.bhBegin(...args))) as [number, number | string, string | null];
+    if (run === 1) return { run: true, attempt: Number(a), value: b ?? undefined };
+    return { run: false, letter: parseLetter(botId, String(a), b ?? "null") };
+  }
+
+  async park(botId: string, updateId: number, reason: DeadLetterReason, error: string, fence?: string): Promise<DeadLetter | undefined> {
+    const { keys } = this;
+    const args = [
+      keys.journal(botId),
+      keys.attempts(botId),
+      keys.deadLetters(botId),
+      keys.lease(botId),
+      updateId,
+      reason,
+      error,
+      Date.now(),
+      fence ?? "",
+    ];
+    const parked = (await this.fenced(botId, this.redis.bhPark(...args))) as [string, string] | null;
+    return parked === null ? undefined : parseLetter(botId, parked[0], parked[1]);
+  }
+
+  async noteError(botId: string, updateIds: readonly number[], error: string): Promise<void> {
+    if (updateIds.length === 0) return;
+    await this.redis.hset(this.keys.attempts(botId), Object.fromEntries(updateIds.map((id) => [`e:${id}`, error])));
+  }
+
+  async entry(botId: string, updateId: number): Promise<Update | undefined> {
+    const raw = await this.redis.hget(this.keys.journal(botId), String(updateId));
+    return raw === null ? undefined : (JSON.parse(raw) as Update);
+  }
+
   /**
    * Runs one script; with `minReplicas`, in a pipeline with `WAIT minReplicas` on the same node (the bot's slot
    * on a cluster), and resolves with the number of replicas that acknowledged it as well.
    */
   private async write(name: keyof typeof SCRIPTS, args: ScriptArg[]): Promise<{ result: number; acked: number | undefined }> {
     const min = this.o.minReplicas;
-    if (min === 0) return { result: await this.redis[name](...args), acked: undefined };
+    if (min === 0) return { result: Number(await this.redis[name](...args)), acked: undefined };
     const { result, acked } = await writeWithWait(this.redis, name, args, min);
     return { result: Number(result), acked };
   }
@@ -154,4 +192,8 @@ export class RedisJournal implements Journal {
 
 function pause(attempt: number): Promise<void> {
   return new Promise((r) => setTimeout(r, Math.min(200 * attempt, 2_000)));
+}
+
+function parseLetter(botId: string, record: string, update: string): DeadLetter {
+  return deadLetterOf(botId, JSON.parse(update) as Update, JSON.parse(record) as DeadLetterRecord);
 }

@@ -1,11 +1,13 @@
 import type { RedisSettings } from "../config/settings.js";
 import type { Logger } from "../logging/logger.js";
 import { MemoryBotInfoStore, RedisBotInfoStore, type BotInfoStore } from "./bot-info-store.js";
+import type { DeadLetters } from "./dead-letters.js";
 import type { Journal } from "./journal.js";
 import { createKeys, type KeyBuilder } from "./keys.js";
 import { assertCurrentKeyLayout } from "./legacy-keys.js";
 import { MemoryJournal, MemoryStateStore } from "./memory-storage.js";
 import { RedisConnection } from "./redis-connection.js";
+import { RedisDeadLetters } from "./redis-dead-letters.js";
 import { RedisJournal } from "./redis-journal.js";
 import { RedisStateStore } from "./redis-state-store.js";
 import type { StateStore, StoreHealth } from "./state-store.js";
@@ -23,6 +25,8 @@ export interface Storage {
   readonly journal: Journal;
   readonly state: StateStore;
   readonly botInfo: BotInfoStore;
+  /** Updates set aside (see `updates.max_attempts` and `updates.handler_timeout`). */
+  readonly deadLetters: DeadLetters;
   /** The Redis connection owner; undefined when state lives in memory. */
   readonly redis: RedisConnection | undefined;
   /** Whether writes can be taken now (for readiness and metrics). */
@@ -52,11 +56,13 @@ export function createStorage(o: StorageOptions): Storage {
   const keys = createKeys(o.keyPrefix);
   if (o.redis === undefined) {
     const state = new MemoryStateStore();
+    const journal = new MemoryJournal(state);
     return {
       name: "memory",
       durable: false,
       keys,
-      journal: new MemoryJournal(state),
+      journal,
+      deadLetters: journal,
       state,
       botInfo: new MemoryBotInfoStore(),
       redis: undefined,
@@ -77,6 +83,7 @@ export function createStorage(o: StorageOptions): Storage {
     durable: true,
     keys,
     journal: new RedisJournal({ redis: redis.client, keys, stateTtlMs: settings.stateTtlMs, minReplicas: settings.minReplicas, logger }),
+    deadLetters: new RedisDeadLetters(redis.client, keys),
     state: new RedisStateStore(redis.client),
     botInfo: new RedisBotInfoStore(redis.client, keys),
     redis,

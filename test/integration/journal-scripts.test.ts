@@ -27,32 +27,61 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
 
   // Each script with its arguments in the order SCRIPTS documents (the keys first).
   /** KEYS: journal, watermark, lease. ARGV: watermark TTL (s), last update id, fence token, then id/JSON pairs. */
-  const append = (entries: ReadonlyArray<readonly [number, string]>, o: { ttlS?: number; fence?: string } = {}): Promise<number> =>
-    redis.bhAppend(
-      keys.journal(BOT),
-      keys.watermark(BOT),
-      keys.lease(BOT),
-      o.ttlS ?? 60,
-      entries.at(-1)![0],
-      o.fence ?? "",
-      ...entries.flat(),
+  const append = async (entries: ReadonlyArray<readonly [number, string]>, o: { ttlS?: number; fence?: string } = {}): Promise<number> =>
+    Number(
+      await redis.bhAppend(
+        keys.journal(BOT),
+        keys.watermark(BOT),
+        keys.lease(BOT),
+        o.ttlS ?? 60,
+        entries.at(-1)![0],
+        o.fence ?? "",
+        ...entries.flat(),
+      ),
     );
   /** KEYS: done set, journal, lease. ARGV: update id, update JSON, fence token. */
-  const claim = (id: number, json: string, fence = ""): Promise<number> =>
-    redis.bhClaim(keys.done(BOT), keys.journal(BOT), keys.lease(BOT), id, json, fence);
+  const claim = async (id: number, json: string, fence = ""): Promise<number> =>
+    Number(await redis.bhClaim(keys.done(BOT), keys.journal(BOT), keys.lease(BOT), id, json, fence));
   /**
-   * The key count, then KEYS: journal, done set, lease, the state keys. ARGV: update id, state TTL (ms, 0: none),
+   * The key count, then KEYS: journal, done set, lease, attempts, the state keys. ARGV: update id, state TTL (ms, 0: none),
    * remember ('1'), how many ids the done set keeps, fence token, then one value per state key ('' deletes it).
    */
-  const complete = (
+  const complete = async (
     id: number,
     writes: ReadonlyArray<readonly [key: string, value: string]>,
     o: { ttlMs?: number; remember?: boolean; keep?: number; fence?: string } = {},
   ): Promise<number> => {
-    const scriptKeys = [keys.journal(BOT), keys.done(BOT), keys.lease(BOT), ...writes.map(([k]) => k)];
+    const scriptKeys = [keys.journal(BOT), keys.done(BOT), keys.lease(BOT), keys.attempts(BOT), ...writes.map(([k]) => k)];
     const args: ScriptArg[] = [id, o.ttlMs ?? 0, o.remember === true ? 1 : 0, o.keep ?? 100, o.fence ?? "", ...writes.map(([, v]) => v)];
-    return redis.bhComplete(scriptKeys.length, ...scriptKeys, ...args);
+    return Number(await redis.bhComplete(scriptKeys.length, ...scriptKeys, ...args));
   };
+  /**
+   * The key count, then KEYS: journal, attempts, dead letters, lease, and optionally a state key to read. ARGV:
+   * update id, max attempts, fence token, now (ms), the error to record when none is known.
+   */
+  const begin = (id: number, o: { max?: number; read?: string; fence?: string; now?: number } = {}): Promise<unknown> => {
+    const scriptKeys = [
+      keys.journal(BOT),
+      keys.attempts(BOT),
+      keys.deadLetters(BOT),
+      keys.lease(BOT),
+      ...(o.read === undefined ? [] : [o.read]),
+    ];
+    return redis.bhBegin(scriptKeys.length, ...scriptKeys, id, o.max ?? 3, o.fence ?? "", o.now ?? 1_000, "none known");
+  };
+  /** KEYS: journal, attempts, dead letters, lease. ARGV: update id, reason, error, now (ms), fence token. */
+  const park = (id: number, o: { fence?: string } = {}): Promise<unknown> =>
+    redis.bhPark(
+      keys.journal(BOT),
+      keys.attempts(BOT),
+      keys.deadLetters(BOT),
+      keys.lease(BOT),
+      id,
+      "timeout",
+      "too slow",
+      2_000,
+      o.fence ?? "",
+    );
   const update = (id: number, text = `u${id}`): string => JSON.stringify({ update_id: id, message: { text } });
 
   /** Runs `work` and returns the commands the scripts sent for keys under this test's prefix, as MONITOR saw them. */
@@ -77,11 +106,14 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
     return seen;
   }
 
-  it("covers every script in SCRIPTS; only bhComplete takes a variable key count", () => {
-    expect(Object.keys(SCRIPTS).sort()).toEqual(["bhAppend", "bhClaim", "bhComplete"]);
+  it("covers every script in SCRIPTS; only bhComplete and bhBegin take a variable key count", () => {
+    expect(Object.keys(SCRIPTS).sort()).toEqual(["bhAppend", "bhBegin", "bhClaim", "bhComplete", "bhPark", "bhRetry"]);
     expect(SCRIPTS.bhAppend.keys).toBe(3);
     expect(SCRIPTS.bhClaim.keys).toBe(3);
+    expect(SCRIPTS.bhPark.keys).toBe(4);
+    expect(SCRIPTS.bhRetry.keys).toBe(3);
     expect("keys" in SCRIPTS.bhComplete).toBe(false);
+    expect("keys" in SCRIPTS.bhBegin).toBe(false);
     expect(defineScripts(redis)).toBe(redis); // defining them again on the same client is a no-op
   });
 
@@ -250,6 +282,68 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
     });
   });
 
+  describe("bhBegin, bhPark and bhRetry: attempts and dead letters", () => {
+    it("counts each start and reads the state key in the same call", async () => {
+      await redis.hset(keys.journal(BOT), "60", update(60));
+      await redis.set(keys.session(BOT, "6"), '{"n":5}');
+      expect(await begin(60, { read: keys.session(BOT, "6") })).toEqual([1, 1, '{"n":5}']);
+      expect(await begin(60)).toEqual([1, 2, null]);
+      expect(await redis.hget(keys.attempts(BOT), "60")).toBe("2");
+    });
+
+    it("after max attempts, moves the update to the dead letters with the last error known, and out of the journal", async () => {
+      const json = update(61, "boom");
+      await redis.hset(keys.journal(BOT), "61", json, "62", update(62));
+      for (let i = 1; i <= 2; i++) expect(await begin(61, { max: 2 })).toEqual([1, i, null]);
+      await redis.hset(keys.attempts(BOT), "e:61", "uncaught exception: Error: boom");
+      const [run, record, stored] = (await begin(61, { max: 2, now: 1_234 })) as [number, string, string];
+      expect(run).toBe(0);
+      expect(JSON.parse(record)).toEqual({ attempts: 2, reason: "crashed", error: "uncaught exception: Error: boom", at: 1_234 });
+      expect(stored).toBe(json); // the update exactly as journaled, not re-encoded
+      expect(await redis.hkeys(keys.journal(BOT))).toEqual(["62"]);
+      expect(await redis.hgetall(keys.attempts(BOT))).toEqual({});
+      expect(await redis.hgetall(keys.deadLetters(BOT))).toEqual({ "61": record, "u:61": json });
+    });
+
+    it("records that no error is known when none was noted", async () => {
+      await redis.hset(keys.journal(BOT), "63", update(63));
+      await redis.hset(keys.attempts(BOT), "63", "3");
+      const [, record] = (await begin(63)) as [number, string];
+      expect(JSON.parse(record)).toMatchObject({ attempts: 3, error: "none known" });
+    });
+
+    it("a commit clears the update's attempts and its error", async () => {
+      await redis.hset(keys.journal(BOT), "64", update(64));
+      await begin(64);
+      await redis.hset(keys.attempts(BOT), "e:64", "x", "65", "1");
+      expect(await complete(64, [])).toBe(1);
+      expect(await redis.hgetall(keys.attempts(BOT))).toEqual({ "65": "1" });
+    });
+
+    it("bhPark sets an unfinished update aside with its attempts, and answers nil when it is not journaled", async () => {
+      await redis.hset(keys.journal(BOT), "66", update(66));
+      await begin(66);
+      const [record, stored] = (await park(66)) as [string, string];
+      expect(JSON.parse(record)).toEqual({ attempts: 1, reason: "timeout", error: "too slow", at: 2_000 });
+      expect(stored).toBe(update(66));
+      expect(await redis.exists(keys.journal(BOT), keys.attempts(BOT))).toBe(0);
+      expect(await park(66)).toBeNull();
+    });
+
+    it("bhRetry puts a dead letter back into the journal with the attempts given, and answers 0 for an unknown one", async () => {
+      await redis.hset(keys.journal(BOT), "67", update(67));
+      await park(67);
+      expect(await redis.bhRetry(keys.deadLetters(BOT), keys.journal(BOT), keys.attempts(BOT), 67, 2)).toBe(1);
+      expect(await redis.hget(keys.journal(BOT), "67")).toBe(update(67));
+      expect(await redis.hget(keys.attempts(BOT), "67")).toBe("2");
+      expect(await redis.exists(keys.deadLetters(BOT))).toBe(0);
+      // one attempt left: the next start runs it, the one after sets it aside again
+      expect(await begin(67)).toEqual([1, 3, null]);
+      expect(((await begin(67)) as [number])[0]).toBe(0);
+      expect(await redis.bhRetry(keys.deadLetters(BOT), keys.journal(BOT), keys.attempts(BOT), 99, 2)).toBe(0);
+    });
+  });
+
   describe("the fence", () => {
     const state = (): string => keys.session(BOT, "9");
     // each script run with `fence`, and whether it changed anything (seeded: a journal entry bhComplete would drop)
@@ -268,6 +362,16 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
         name: "bhComplete",
         run: (fence) => complete(49, [[state(), '{"n":1}']], { remember: true, keep: 10, fence }),
         wrote: async () => (await redis.hexists(keys.journal(BOT), "49")) === 0 || (await redis.exists(state(), keys.done(BOT))) > 0,
+      },
+      {
+        name: "bhBegin",
+        run: async (fence) => ((await begin(49, { fence })) as [number])[0],
+        wrote: async () => (await redis.exists(keys.attempts(BOT))) === 1,
+      },
+      {
+        name: "bhPark",
+        run: async (fence) => ((await park(49, { fence })) === null ? 0 : 1),
+        wrote: async () => (await redis.exists(keys.deadLetters(BOT))) === 1,
       },
     ];
     beforeEach(async () => {

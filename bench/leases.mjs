@@ -7,6 +7,8 @@
 // Baseline: plain grammY + runner, which has no standby: a deploy stops the old process (drained), then
 // starts the new one; its handover is from the old process' exit to each bot's first reply from the new one.
 // Redis cost: commands per bot per second of two idle instances holding the leases (INFO commandstats).
+// Restart after a crash: the only instance is SIGKILLed and started again at once on the same host; from the new
+// process's spawn to each bot's first reply, with the default leases on (it takes its own leases over) and off.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { join } from "node:path";
@@ -56,6 +58,7 @@ runMain(async () => {
   const host = [];
   const baseline = [];
   let cost;
+  const restart = { on: [], off: [] };
   try {
     let base = 5_000_000;
     for (let r = 0; r < REPEATS; r++) {
@@ -63,6 +66,10 @@ runMain(async () => {
       baseline.push(...(await baselineRun(env, makeTokens(BOTS, (base += 1_000)), firstReplyAfter)));
     }
     cost = await redisCost(env, redis, makeTokens(COST_BOTS, (base += 1_000)));
+    for (let r = 0; r < REPEATS; r++) {
+      restart.off.push(...(await restartRun(env, redis, makeTokens(BOTS, (base += 1_000)), false, firstReplyAfter)));
+      restart.on.push(...(await restartRun(env, redis, makeTokens(BOTS, (base += 1_000)), true, firstReplyAfter)));
+    }
   } finally {
     await env.fake.stop();
     await redis.stop();
@@ -74,6 +81,12 @@ runMain(async () => {
     ["p90", fmt(q(baseline, 0.9), 0), fmt(q(host, 0.9), 0), ratio(q(host, 0.9), q(baseline, 0.9))],
     ["max", fmt(Math.max(...baseline), 0), fmt(Math.max(...host), 0), ratio(Math.max(...host), Math.max(...baseline))],
     ["handovers measured", String(baseline.length), String(host.length), "-"],
+  ]);
+  table("restart after SIGKILL of the only instance: spawn -> each bot's first reply (ms, per bot)", [
+    ["", "leases off", "leases on (default)", "on/off"],
+    ["median", fmt(median(restart.off), 0), fmt(median(restart.on), 0), ratio(median(restart.on), median(restart.off))],
+    ["max", fmt(Math.max(...restart.off), 0), fmt(Math.max(...restart.on), 0), ratio(Math.max(...restart.on), Math.max(...restart.off))],
+    ["restarts x bots measured", String(restart.off.length), String(restart.on.length), "-"],
   ]);
   table(`Redis cost of the leases (2 idle instances, ${COST_BOTS} bots, ${COST_SECONDS} s, lease TTL ${TTL} s)`, [
     ["", "baseline", "host"],
@@ -188,6 +201,37 @@ async function redisCost(env, redis, tokens) {
     executedPerBotSecond: executed / COST_SECONDS / tokens.length,
     byCommand: deltas.map(([c, n]) => `${c} ${fmt(n / COST_SECONDS, 1)}/s`).join(", "),
   };
+}
+
+/**
+ * The only instance, SIGKILLed under load and started again at once (the same host, as a supervisor does): ms from
+ * the new process's spawn to each bot's first reply.
+ */
+async function restartRun(env, redis, tokens, leases, firstReplyAfter) {
+  addBots(env, tokens);
+  const extra = { leases: leases ? { ttl: TTL } : { enabled: false } };
+  const config = writeHostConfig({ apiRoot: env.fake.apiRoot, redisUrl: redis.url, prefix: freshPrefix("restart"), tokens, extra });
+  const stop = feed(env.fake, tokens);
+  try {
+    const a = await startCli(config);
+    await a.up;
+    await sleep(300);
+    a.child.kill("SIGKILL");
+    await a.exited;
+    const t = performance.now();
+    const b = await startCli(config);
+    await until(() => tokens.every((tk) => firstReplyAfter(tk, t) !== undefined), 60_000, "every bot answers after the restart", 5);
+    const times = tokens.map((tk) => firstReplyAfter(tk, t) - t);
+    stop();
+    b.child.kill("SIGTERM");
+    await b.exited;
+    process.stdout.write(
+      `restart, leases ${leases ? "on" : "off"}: median ${fmt(median(times), 0)} ms, max ${fmt(Math.max(...times), 0)} ms\n`,
+    );
+    return times;
+  } finally {
+    stop();
+  }
 }
 
 /** Sends every bot a message every 10 ms until the returned function is called. */

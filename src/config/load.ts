@@ -45,7 +45,7 @@ export interface Config {
    * Several instances sharing the bots through Redis leases: `enabled` is true whenever Redis is configured
    * (unless the file says `false`); `ttl` in seconds.
    */
-  readonly leases: { readonly enabled: boolean; readonly ttl: number; readonly balance: boolean };
+  readonly leases: { readonly enabled: boolean; readonly ttl: number; readonly balance: boolean; readonly instance: string | undefined };
   readonly polling: { readonly limit: number; readonly timeout: number; readonly concurrency: number; readonly global_concurrency: number };
   /** What an update the app cannot get past costs: attempts before it is set aside, and the handler timeout (s, 0 = none). */
   readonly updates: { readonly max_attempts: number; readonly handler_timeout: number };
@@ -208,7 +208,7 @@ function normalize(raw: RawConfig, baseDir: string): Config {
           session_ttl: redis.session_ttl,
         }
       : undefined,
-    leases: { enabled: withRedis && leases.enabled !== false, ttl: leases.ttl, balance: leases.balance },
+    leases: { enabled: withRedis && leases.enabled !== false, ttl: leases.ttl, balance: leases.balance, instance: leases.instance },
     polling: { ...raw.polling },
     updates: { ...raw.updates },
     shutdown: { ...raw.shutdown },

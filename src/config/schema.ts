@@ -119,6 +119,8 @@ const leasesShape = {
   enabled: z.boolean().optional(),
   ttl: z.number().min(2).max(60).default(10),
   balance: z.boolean().default(true),
+  // What a restart of this process keeps (a pod's name, say); default: the host name.
+  instance: emptyAsAbsent(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: "must be 1-64 letters, digits, _, . or -" })),
 };
 const pollingShape = {
   limit: int(1, 100).default(100),

@@ -70,7 +70,8 @@ export interface HostSettings {
   readonly keyPrefix: string;
   /** Undefined without Redis: state lives in this process. */
   readonly redis: RedisSettings | undefined;
-  readonly leases: { readonly enabled: boolean; readonly ttlMs: number; readonly balance: boolean };
+  /** `instance`: the name a restart of this process keeps (`leases.instance`), undefined for the host name. */
+  readonly leases: { readonly enabled: boolean; readonly ttlMs: number; readonly balance: boolean; readonly instance: string | undefined };
   /** Updates in flight across all bots. */
   readonly globalConcurrency: number;
   /**
@@ -114,7 +115,12 @@ export function resolveSettings(config: Config): HostSettings {
             minReplicas: redis.min_replicas,
             stateTtlMs: redis.session_ttl * 1000,
           },
-    leases: { enabled: config.leases.enabled, ttlMs: config.leases.ttl * 1000, balance: config.leases.balance },
+    leases: {
+      enabled: config.leases.enabled,
+      ttlMs: config.leases.ttl * 1000,
+      balance: config.leases.balance,
+      instance: config.leases.instance,
+    },
     globalConcurrency: polling.global_concurrency,
     updates: { maxAttempts: config.updates.max_attempts, handlerTimeoutMs: config.updates.handler_timeout * 1000 },
     shutdown: { drainTimeoutMs: config.shutdown.drain_timeout * 1000 },

@@ -10,6 +10,7 @@ import { BotFleet } from "../lifecycle/bot-fleet.js";
 import { ConfigWatcher } from "../lifecycle/config-watcher.js";
 import { DeadLetterWatch } from "../lifecycle/dead-letter-watch.js";
 import { createOwnership } from "../lifecycle/leased-bots.js";
+import { instanceName, newInstanceId } from "../lifecycle/ownership.js";
 import { Admission } from "../runtime/admission.js";
 import { AppModule } from "../runtime/app-loader.js";
 import { observeBoth, type RuntimeObserver } from "../runtime/observer.js";
@@ -65,7 +66,15 @@ const WEBHOOK_REPLY_TIMEOUT_MS = 25_000;
  * the server listens, the app is loaded and the bots start only when the host starts them, in its order.
  */
 export function buildServices(settings: HostSettings, logger: Logger, options: HostOptions, hooks: HostHooks): Services {
-  const storage = createStorage({ redis: settings.redis, keyPrefix: settings.keyPrefix, botIds: settings.bots.map((b) => b.id), logger });
+  const name = instanceName(settings.leases.instance);
+  const instance = { name, id: newInstanceId(name) };
+  const storage = createStorage({
+    redis: settings.redis,
+    keyPrefix: settings.keyPrefix,
+    botIds: settings.bots.map((b) => b.id),
+    clientName: `bot-host/${instance.id}`,
+    logger,
+  });
   const { keys } = storage;
   const transport = createSharedTransport({ connections: settings.http.maxSockets });
   const metrics: HostMetrics = new HostMetrics({
@@ -119,6 +128,7 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
           logger,
           observer,
           url: () => advertisedUrl(http?.address, settings.http.advertiseUrl),
+          instance,
         })
       : undefined;
   const fleet: BotFleet = new BotFleet({ registry, ownership, bots, logger });

@@ -5,7 +5,7 @@ import { LeaseStore } from "../storage/lease-store.js";
 import type { RedisConnection } from "../storage/redis-connection.js";
 import type { RuntimeObserver } from "../runtime/observer.js";
 import type { BotRegistry } from "../runtime/registry.js";
-import { Ownership, newInstanceId } from "./ownership.js";
+import { Ownership } from "./ownership.js";
 import type { BotSet } from "./reload.js";
 
 /** What {@link createOwnership} wires together. */
@@ -22,6 +22,8 @@ export interface LeasedBotsOptions {
   observer: RuntimeObserver;
   /** This instance's HTTP base URL as the others reach it, once the HTTP server runs. */
   url: () => string | undefined;
+  /** This process's id (`<name>#<pid>-<random>`, see `newInstanceId`) and the name a restart keeps. */
+  instance: { id: string; name: string };
 }
 
 /**
@@ -30,7 +32,7 @@ export interface LeasedBotsOptions {
  * balancer picks; one that does not own the bot passes the request to the owner (`http/webhook-router.ts`).
  */
 export function createOwnership(o: LeasedBotsOptions): Ownership {
-  const instanceId = newInstanceId();
+  const instanceId = o.instance.id;
   const { ttlMs, balance } = o.settings.leases;
   const leases = new LeaseStore({
     redis: o.redis.dedicated("leases"),
@@ -51,6 +53,7 @@ export function createOwnership(o: LeasedBotsOptions): Ownership {
       logger: o.logger,
       observer: o.observer,
       healthy: () => o.redis.health().ok,
+      name: o.instance.name,
     },
     instanceId,
   );

@@ -7,6 +7,7 @@ import type { LeaseEvent, LeaseStore } from "../storage/lease-store.js";
 import type { BotRegistry } from "../runtime/registry.js";
 import type { RuntimeObserver } from "../runtime/observer.js";
 import type { BotSet } from "./reload.js";
+import { HeldLease } from "./held-lease.js";
 
 /** Options of {@link Ownership}. */
 export interface OwnershipOptions {
@@ -22,23 +23,24 @@ export interface OwnershipOptions {
   observer: RuntimeObserver;
   /** Whether Redis answers now: while it does not, a shutdown does not wait on lease commands (the leases expire). */
   healthy: () => boolean;
-}
-
-interface Owned {
-  readonly token: string;
-  /** `performance.now()` until which the lease is surely still ours. */
-  validUntil: number;
-  lost: boolean;
-  /** Set while the bot is being handed over (drained, then released). */
-  handover?: Promise<void>;
+  /** The part of the instance id that a restart of this process keeps (see {@link newInstanceId}). */
+  name: string;
 }
 
 /** At most this many bots are handed over at once when the instances rebalance. */
 const HANDOVERS_AT_ONCE = 2;
 
-/** A unique, readable id for this process. */
-export function newInstanceId(): string {
-  return `${hostname().replace(/[^A-Za-z0-9_.-]/g, "-")}-${process.pid}-${randomBytes(3).toString("hex")}`;
+/** The name of this instance: `leases.instance` when set, else the host name (a container's or pod's survives a restart). */
+export function instanceName(configured: string | undefined): string {
+  return (configured ?? hostname()).replace(/[^A-Za-z0-9_.-]/g, "-");
+}
+
+/**
+ * A unique, readable id for this process: `<name>#<pid>-<random>`. The name is what a restart keeps; a new process
+ * with the name of an ended one takes its leases over at once (see {@link Ownership.start}).
+ */
+export function newInstanceId(name: string): string {
+  return `${name}#${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
 /**
@@ -46,11 +48,14 @@ export function newInstanceId(): string {
  * run by the one instance holding its lease ({@link LeaseStore}); this component takes free leases up to its
  * fair share (`ceil(bots / live instances)`), renews them every third of the TTL, hands bots over gracefully
  * (drain, confirm the offset, release) when it holds more than its share or stops, and drops a bot at once when
- * its lease was lost (not renewed in time: the process was paused or cut off from Redis). Every bot goes
- * through the same `BotRunner` handle as a shutdown or a reload.
+ * its lease was found taken. A lease whose renewal is overdue (a pause, a Redis outage) holds its bot's new work
+ * until Redis answers: the fence decides. Every bot goes through the same `BotRunner` handle as a shutdown or a
+ * reload.
  */
 export class Ownership implements BotSet {
-  private readonly owned = new Map<string, Owned>();
+  private readonly owned = new Map<string, HeldLease>();
+  /** Earlier processes of this instance, known to have ended: their leases are taken over without waiting. */
+  private readonly gone = new Set<string>();
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -72,12 +77,32 @@ export class Ownership implements BotSet {
     this.log = o.logger.child({ component: "leases", instance: instanceId });
   }
 
-  /** Subscribes to lease events and takes this instance's first share. */
+  /**
+   * Subscribes to lease events, finds earlier processes of this instance (same name) that have ended, and takes
+   * this instance's first share: the leases an ended predecessor held at once, the rest as usual.
+   */
   async start(): Promise<void> {
     await this.o.leases.subscribe((e) => this.onEvent(e));
+    await this.findEnded().catch((err: unknown) =>
+      this.log.warn({ err }, "could not look for earlier processes of this instance; their leases are taken when they expire"),
+    );
     await this.tick();
     await Promise.all(this.starting);
     this.complete = this.runsAll();
+  }
+
+  /**
+   * An earlier process of this instance that has no connection to Redis any more has ended (its leases are not
+   * renewed by anyone): forget it, and take its leases over without waiting for their TTL. A paused or merely slow
+   * one still has its connections, and is waited for as any other instance.
+   */
+  private async findEnded(): Promise<void> {
+    for (const id of await this.o.leases.earlier(this.o.name)) {
+      if ((await this.o.leases.connected(id)) !== false) continue;
+      this.gone.add(id);
+      await this.o.leases.forget(id);
+      this.log.info({ earlier: id }, "an earlier process of this instance has ended: taking its leases over at once");
+    }
   }
 
   /** Whether this instance runs every leased bot, all of them running. */
@@ -161,15 +186,22 @@ export class Ownership implements BotSet {
     this.schedule(next);
   }
 
+  /**
+   * Renews every lease. A lease whose renewal is overdue is not given up here: its bot starts nothing new (see
+   * `Lease`) until a renewal answers, which keeps it (the same token: what finished meanwhile commits) or finds it
+   * taken (then the bot is dropped and its writes are refused by the fence).
+   */
   private async renewAll(): Promise<void> {
     await Promise.all(
       [...this.owned].map(async ([id, b]) => {
         const sent = performance.now();
-        if (await this.o.leases.renew(id, b.token)) b.validUntil = sent + this.validity();
-        else this.lose(id, b, "taken over by another instance");
+        const wasInDoubt = b.inDoubt;
+        if (await this.o.leases.renew(id, b.token)) {
+          b.renewed(sent);
+          if (wasInDoubt) this.log.info({ bot: id }, "kept the lease of this bot through the outage; the bot goes on");
+        } else this.lose(id, b, "taken over by another instance");
       }),
     );
-    for (const [id, b] of this.owned) if (!b.lost && performance.now() > b.validUntil) this.lose(id, b, "not renewed in time");
     for (const s of this.o.registry.statuses()) {
       const b = this.owned.get(s.id);
       if (b !== undefined && s.state === "failed" && s.problem?.code === ErrorCodes.LEASE_LOST) this.lose(s.id, b, "lost while running");
@@ -189,7 +221,14 @@ export class Ownership implements BotSet {
     for (const bot of candidates) {
       if (room <= 0 || this.leaving) break;
       const sent = performance.now();
-      const got = await this.o.leases.acquire(bot.id);
+      let got = await this.o.leases.acquire(bot.id);
+      if (got.token === undefined && this.gone.has(got.owner)) {
+        const token = await this.o.leases.takeOver(bot.id, got.owner);
+        if (token !== undefined) {
+          this.log.info({ bot: bot.id, earlier: got.owner }, "took this bot's lease over from an earlier process of this instance");
+          got = { token };
+        }
+      }
       if (got.token === undefined) {
         if (got.ownerTtlMs >= 0) soonest = Math.min(soonest ?? Infinity, got.ownerTtlMs);
         continue;
@@ -210,9 +249,9 @@ export class Ownership implements BotSet {
   }
 
   private own(bot: BotSettings, token: string, acquiredAt: number): void {
-    const entry: Owned = { token, validUntil: acquiredAt + this.validity(), lost: false };
-    this.owned.set(bot.id, entry);
-    const runner = this.o.registry.add(bot, { token, valid: () => !entry.lost && performance.now() < entry.validUntil });
+    const lease = new HeldLease(token, acquiredAt, this.validity());
+    this.owned.set(bot.id, lease);
+    const runner = this.o.registry.add(bot, lease);
     this.o.observer.leaseEvent(bot.id, "acquired");
     this.log.info({ bot: bot.id, fence: Number(token.split("/").pop()) }, "took the lease of this bot; starting it here");
     const started = runner.start().then(() => {
@@ -225,9 +264,9 @@ export class Ownership implements BotSet {
     this.starting.add(started);
   }
 
-  private lose(id: string, b: Owned, why: string): void {
+  private lose(id: string, b: HeldLease, why: string): void {
     if (b.lost) return;
-    b.lost = true;
+    b.lose();
     this.complete = false;
     this.owned.delete(id);
     this.o.registry.drop(id);
@@ -286,9 +325,11 @@ export class Ownership implements BotSet {
   private onRedisError(err: unknown): void {
     if (this.failingSince === undefined) {
       this.failingSince = Date.now();
-      this.log.error({ err }, "cannot reach Redis for the leases; bots whose lease is not renewed in time stop here");
+      this.log.error(
+        { err },
+        "cannot reach Redis for the leases; a bot whose lease is not renewed in time starts nothing new until Redis answers again",
+      );
     }
-    for (const [id, b] of this.owned) if (!b.lost && performance.now() > b.validUntil) this.lose(id, b, "not renewed in time");
     this.schedule(Math.min(1_000, this.o.ttlMs / 3));
   }
 

@@ -65,12 +65,19 @@ export class BotClient {
     });
   }
 
-  /** The error of a call made after the lease may have passed to another instance. */
+  /** The error of a call not made because the lease passed to another instance. */
   leaseLost(): BotHostError {
     return new BotHostError(
       ErrorCodes.LEASE_LOST,
-      `bot "${this.settings.id}": this instance no longer holds the bot's lease (it was not renewed in time); the call was not made`,
+      `bot "${this.settings.id}": this instance no longer holds the bot's lease (another instance took it); the call was not made`,
     );
+  }
+
+  /** Undefined once the lease is surely valid (at once, or when a renewal answers), the error once it is lost. */
+  async awaitLease(): Promise<BotHostError | undefined> {
+    const { lease } = this;
+    if (lease === undefined || lease.valid()) return undefined;
+    return (await lease.settled()) ? undefined : this.leaseLost();
   }
 
   /** The bot's grammY `Bot` on the shared pipeline, with the throttle it owns (stopped with the bot), if any. */
@@ -85,11 +92,15 @@ export class BotClient {
       outgoing: settings.limits.outgoing,
       cluster: settings.limits.outgoing === undefined ? undefined : shared.sendWindow,
     });
-    // Outermost: a call made after the lease may have passed to another instance is never sent.
-    if (lease !== undefined)
+    // Outermost: no call is sent while the lease is in doubt (it waits for the next renewal's answer), and none
+    // once another instance took it.
+    if (lease !== undefined) {
       bot.api.config.use((prev, method, payload, signal) =>
-        lease.valid() ? prev(method, payload, signal) : Promise.reject(this.leaseLost()),
+        lease.valid()
+          ? prev(method, payload, signal)
+          : lease.settled().then((valid) => (valid ? prev(method, payload, signal) : Promise.reject(this.leaseLost()))),
       );
+    }
     const remember = settings.mode === "webhook";
     bot.use((ctx, next) => {
       bindContext(ctx, { botId: settings.id, appConfig: settings.appConfig, logger: log, remember, lease });

@@ -211,9 +211,7 @@ export class BotRunner {
         consume,
         onHealth: (problem) => this.onHealth(problem),
         onFatal: (err) => this.onFatal(err),
-        ...(this.lease === undefined
-          ? {}
-          : { fence: this.lease.token, leased: () => (this.lease?.valid() === false ? this.client.leaseLost() : undefined) }),
+        ...(this.lease === undefined ? {} : { fence: this.lease.token, leased: () => this.client.awaitLease() }),
       });
     await this.intake.start();
     this.state = "running";

@@ -102,13 +102,8 @@ export function createPipeline(o: PipelineOptions): Composer<HostContext> {
         // As with grammY's session(): a handler that throws leaves the session as it was; plugin state it wrote
         // before the throw is still committed.
         const writes = [...(threw ? [] : sessionWrites()), ...scope.close()];
-        // Lost while the update ran: its calls were refused, so it stays journaled for the bot's next owner.
-        if (lease !== undefined && !lease.valid()) {
-          throw new BotHostError(
-            ErrorCodes.LEASE_LOST,
-            `bot "${botId}": the lease was lost while update ${updateId} ran; it is left to the next owner`,
-          );
-        }
+        // Under a lease, the fence decides: the commit lands if this instance still holds the lease it ran under
+        // (kept through a pause or an outage), and is refused (LEASE_LOST: the next owner replays it) otherwise.
         await journal.complete(botId, updateId, writes, { remember: remembersUpdate(ctx), fence: lease?.token });
       }
     }

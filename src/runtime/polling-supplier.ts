@@ -45,8 +45,11 @@ export interface PollingSupplierOptions {
   watermark: number | undefined;
   /** Told when polling works (no problem) or is failing and being retried (the problem, with a stable code). */
   onHealth?: (problem: PollingProblem | undefined) => void;
-  /** For a leased bot: the error to end with once the lease is lost, else undefined. Checked before each fetch. */
-  leased?: () => BotHostError | undefined;
+  /**
+   * For a leased bot, before each fetch: resolves undefined while the lease is valid (waiting, while it is in doubt,
+   * until a renewal answers), or the error to end with once it is lost.
+   */
+  leased?: () => Promise<BotHostError | undefined>;
   /** For a leased bot: the fence token its journal writes carry. */
   fence?: string;
 }
@@ -85,7 +88,7 @@ export class PollingSupplier implements UpdateSupplier<Update> {
       return batch;
     }
     for (let failures = 0; ;) {
-      const lost = this.o.leased?.();
+      const lost = this.o.leased === undefined ? undefined : await untilAborted(this.o.leased(), signal);
       if (lost !== undefined) throw lost;
       const limit = Math.max(1, Math.min(batchSize, this.o.polling.limit, this.o.polling.concurrency, this.o.admission.free));
       const updates = await this.fetch(limit, signal);

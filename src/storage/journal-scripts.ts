@@ -8,41 +8,44 @@ import type { Redis } from "ioredis";
 // auto-pipelining sends the commits of every update finishing in the same tick in one socket write, and it
 // is just as atomic. A script stops at its first failing command, so each writes the state first and drops
 // the journal entry last: a failure leaves the update journaled, to be handled again, never lost.
-// With a fence token (this instance holds the bot's lease), a write whose token is not the lease's current
-// value is refused whole: another instance owns the bot now, or the lease expired.
-const fence = (token: string, lease: string): string =>
-  `if ${token} ~= '' and redis.call('GET', ${lease}) ~= ${token} then return redis.error_reply('BOTHOST_FENCED the lease is held by another instance') end`;
+// With a fence token (this instance holds the bot's lease), a write is refused whole unless the lease still
+// holds that token, or the lease expired and nobody acquired the bot since (the fence counter still ends the
+// token): a commit queued through a Redis outage lands before the instance has renewed the lapsed lease, and is
+// refused once another instance took the bot.
+const fence = (token: string, lease: string, counter: string): string =>
+  `if ${token} ~= '' then local o = redis.call('GET', ${lease}) if o ~= ${token} and not (o == false and redis.call('GET', ${counter}) == string.match(${token}, '/(%d+)$')) then return redis.error_reply('BOTHOST_FENCED the lease is held by another instance') end end`;
 
 export const SCRIPTS = {
-  // KEYS: done set, journal, lease. ARGV: update id, update JSON, fence token. Handle an update only if it was
-  // not finished recently (done set) and is not in flight (journal hash).
+  // KEYS: done set, journal, lease, fence counter. ARGV: update id, update JSON, fence token. Handle an update
+  // only if it was not finished recently (done set) and is not in flight (journal hash).
   bhClaim: {
-    keys: 3,
+    keys: 4,
     lua: `
-${fence("ARGV[3]", "KEYS[3]")}
+${fence("ARGV[3]", "KEYS[3]", "KEYS[4]")}
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
 return redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])
 `,
   },
-  // KEYS: journal, watermark, lease. ARGV: watermark TTL (s), last update id, fence token, then id/JSON pairs.
+  // KEYS: journal, watermark, lease, fence counter. ARGV: watermark TTL (s), last update id, fence token, then
+  // id/JSON pairs.
   bhAppend: {
-    keys: 3,
+    keys: 4,
     lua: `
-${fence("ARGV[3]", "KEYS[3]")}
+${fence("ARGV[3]", "KEYS[3]", "KEYS[4]")}
 redis.call('HSET', KEYS[1], unpack(ARGV, 4))
 redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[1])
 return 1
 `,
   },
-  // KEYS: journal, done set, lease, attempts, then the state keys to write. ARGV: update id, state TTL (ms, 0 =
-  // none), '1' to remember the id in the done set, how many ids the done set keeps, fence token, then one value
-  // per state key (the serialized value, or '' to delete the key; a stored value is never '', it is JSON).
+  // KEYS: journal, done set, lease, fence counter, attempts, then the state keys to write. ARGV: update id, state
+  // TTL (ms, 0 = none), '1' to remember the id in the done set, how many ids the done set keeps, fence token, then
+  // one value per state key (the serialized value, or '' to delete the key; a stored value is never '', it is JSON).
   bhComplete: {
     lua: `
-${fence("ARGV[5]", "KEYS[3]")}
+${fence("ARGV[5]", "KEYS[3]", "KEYS[4]")}
 local ttl = ARGV[2]
-for i = 5, #KEYS do
-  local v = ARGV[i + 1]
+for i = 6, #KEYS do
+  local v = ARGV[i]
   if v == '' then redis.call('DEL', KEYS[i])
   elseif ttl == '0' then redis.call('SET', KEYS[i], v)
   else redis.call('SET', KEYS[i], v, 'PX', ttl) end
@@ -51,18 +54,18 @@ if ARGV[3] == '1' then
   redis.call('ZADD', KEYS[2], ARGV[1], ARGV[1])
   redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -tonumber(ARGV[4]) - 1)
 end
-redis.call('HDEL', KEYS[4], ARGV[1], 'e:' .. ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1], 'e:' .. ARGV[1])
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
 `,
   },
-  // KEYS: journal, attempts, dead letters, lease, and optionally a state key to read. ARGV: update id, max
+  // KEYS: journal, attempts, dead letters, lease, fence counter, and optionally a state key to read. ARGV: update id, max
   // attempts, fence token, now (ms), the error to record when none is known. Counts a start, or (after max
   // attempts) moves the update to the dead letters. Returns {1, attempt, value of the state key or false} or
   // {0, record JSON, update JSON}.
   bhBegin: {
     lua: `
-${fence("ARGV[3]", "KEYS[4]")}
+${fence("ARGV[3]", "KEYS[4]", "KEYS[5]")}
 local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if n >= tonumber(ARGV[2]) then
   local update = redis.call('HGET', KEYS[1], ARGV[1])
@@ -76,16 +79,17 @@ if n >= tonumber(ARGV[2]) then
   end
 end
 redis.call('HSET', KEYS[2], ARGV[1], n + 1)
-if #KEYS >= 5 then return {1, n + 1, redis.call('GET', KEYS[5])} end
+if #KEYS >= 6 then return {1, n + 1, redis.call('GET', KEYS[6])} end
 return {1, n + 1, false}
 `,
   },
-  // KEYS: journal, attempts, dead letters, lease. ARGV: update id, reason, error, now (ms), fence token. Moves an
-  // unfinished update to the dead letters; returns {record JSON, update JSON}, or false when it is not journaled.
+  // KEYS: journal, attempts, dead letters, lease, fence counter. ARGV: update id, reason, error, now (ms), fence
+  // token. Moves an unfinished update to the dead letters; returns {record JSON, update JSON}, or false when it is
+  // not journaled.
   bhPark: {
-    keys: 4,
+    keys: 5,
     lua: `
-${fence("ARGV[5]", "KEYS[4]")}
+${fence("ARGV[5]", "KEYS[4]", "KEYS[5]")}
 local update = redis.call('HGET', KEYS[1], ARGV[1])
 if not update then return false end
 local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')

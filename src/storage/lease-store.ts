@@ -1,71 +1,19 @@
 import type { Redis } from "ioredis";
 import type { KeyBuilder } from "./keys.js";
+import { defineLeaseScripts, type LeaseRedis } from "./lease-scripts.js";
+import { clientNames } from "./redis-client.js";
 
 /**
  * Bot leases in Redis: at most one instance owns a bot at a time. A lease is a key holding
  * `<instanceId>/<fence>` with a TTL that its owner renews; `fence` grows with every acquisition, so a write
  * checked against the lease's value (see `RedisJournal`) is refused once another instance took over.
  * Releases and instances joining or leaving are published on one channel, so waiting instances act at once
- * instead of polling.
+ * instead of polling. The scripts are in `lease-scripts.ts`.
  */
-const SCRIPTS = {
-  // KEYS: lease, fence. ARGV: instance id, TTL (ms). Returns {1, token} or {0, remaining TTL of the owner (ms)}.
-  bhLeaseAcquire: {
-    keys: 2,
-    lua: `
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('PTTL', KEYS[1])} end
-local token = ARGV[1] .. '/' .. redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], token, 'PX', ARGV[2])
-return {1, token}
-`,
-  },
-  // KEYS: lease. ARGV: token, TTL (ms).
-  bhLeaseRenew: {
-    keys: 1,
-    lua: `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-`,
-  },
-  // KEYS: lease. ARGV: token, channel, message.
-  bhLeaseRelease: {
-    keys: 1,
-    lua: `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-`,
-  },
-  // KEYS: instances, instance URLs. ARGV: instance id, TTL (ms), channel, this instance's URL ('' = none).
-  // Scores are Redis' clock, so instances need no common clock.
-  bhHeartbeat: {
-    keys: 2,
-    lua: `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
-if #dead > 0 then
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-  redis.call('HDEL', KEYS[2], unpack(dead))
-end
-local new = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
-if new == 1 then redis.call('PUBLISH', ARGV[3], 'joined ' .. ARGV[1]) end
-return redis.call('ZCARD', KEYS[1])
-`,
-  },
-} as const;
-
-type LeaseRedis = Redis & {
-  bhLeaseAcquire(lease: string, fence: string, instance: string, ttlMs: number): Promise<[0 | 1, string | number]>;
-  bhLeaseRenew(lease: string, token: string, ttlMs: number): Promise<number>;
-  bhLeaseRelease(lease: string, token: string, channel: string, message: string): Promise<number>;
-  bhHeartbeat(instances: string, urls: string, instance: string, ttlMs: number, channel: string, url: string): Promise<number>;
-};
-
 /** What {@link LeaseStore.acquire} found. */
-export type Acquired = { readonly token: string } | { readonly token: undefined; readonly ownerTtlMs: number };
+export type Acquired =
+  | { readonly token: string }
+  | { readonly token: undefined; readonly ownerTtlMs: number; /** The holder's instance id. */ readonly owner: string };
 
 /** A lease event heard on the channel. */
 export interface LeaseEvent {
@@ -93,10 +41,7 @@ export class LeaseStore {
   private readonly channel: string;
 
   constructor(private readonly o: LeaseStoreOptions) {
-    this.redis = o.redis as LeaseRedis;
-    for (const [name, { keys, lua }] of Object.entries(SCRIPTS)) {
-      if (!(name in this.redis)) this.redis.defineCommand(name, { numberOfKeys: keys, lua });
-    }
+    this.redis = defineLeaseScripts(o.redis);
     this.channel = o.keys.leaseChannel();
   }
 
@@ -141,18 +86,61 @@ export class LeaseStore {
 
   /** Takes the lease of `botId` if nobody holds it. */
   async acquire(botId: string): Promise<Acquired> {
-    const [ok, value] = await this.redis.bhLeaseAcquire(
+    const [ok, value, owner] = await this.redis.bhLeaseAcquire(
       this.o.keys.lease(botId),
       this.o.keys.fence(botId),
       this.o.instanceId,
       this.o.ttlMs,
     );
-    return ok === 1 ? { token: String(value) } : { token: undefined, ownerTtlMs: Number(value) };
+    if (ok === 1) return { token: String(value) };
+    return { token: undefined, ownerTtlMs: Number(value), owner: (owner ?? "").slice(0, (owner ?? "").lastIndexOf("/")) };
   }
 
-  /** Extends a lease this instance holds; `false` when it is no longer ours. */
+  /**
+   * Extends a lease this instance holds, or takes it back under the same token if it expired and nobody acquired
+   * the bot since; `false` when another instance has it (or had it since).
+   */
   async renew(botId: string, token: string): Promise<boolean> {
-    return (await this.redis.bhLeaseRenew(this.o.keys.lease(botId), token, this.o.ttlMs)) === 1;
+    const fence = Number(token.slice(token.lastIndexOf("/") + 1));
+    return (await this.redis.bhLeaseRenew(this.o.keys.lease(botId), this.o.keys.fence(botId), token, this.o.ttlMs, fence)) === 1;
+  }
+
+  /** Takes over at once, with a new fence, a lease still held by `gone` (an instance known to have ended). */
+  async takeOver(botId: string, gone: string): Promise<string | undefined> {
+    const [ok, token] = await this.redis.bhLeaseTakeOver(
+      this.o.keys.lease(botId),
+      this.o.keys.fence(botId),
+      gone,
+      this.o.instanceId,
+      this.o.ttlMs,
+    );
+    return ok === 1 ? token : undefined;
+  }
+
+  /** The other live-looking instances of the registry whose id starts with `name#`: earlier processes of this one. */
+  async earlier(name: string): Promise<string[]> {
+    const ids = await this.redis.zrange(this.o.keys.instances(), 0, -1);
+    return ids.filter((id) => id.startsWith(`${name}#`) && id !== this.o.instanceId);
+  }
+
+  /**
+   * Whether `instanceId` still has a connection to Redis (every connection is named `bot-host/<instanceId>/...`):
+   * the OS closes a process's sockets when it ends, even on SIGKILL, so a process with none is gone, while a paused
+   * or busy one still has them. Undefined when Redis does not tell (CLIENT LIST not allowed).
+   */
+  async connected(instanceId: string): Promise<boolean | undefined> {
+    try {
+      return (await clientNames(this.redis)).some((n) => n.startsWith(`bot-host/${instanceId}/`));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Removes an instance known to be gone from the live ones, and tells the others. */
+  async forget(instanceId: string): Promise<void> {
+    await this.redis.zrem(this.o.keys.instances(), instanceId);
+    await this.redis.hdel(this.o.keys.instanceUrls(), instanceId);
+    await this.redis.publish(this.channel, `left ${instanceId}`);
   }
 
   /** Gives a lease up and announces it; `false` when it was no longer ours. */

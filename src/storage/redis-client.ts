@@ -69,3 +69,10 @@ export function duplicateClient(client: Redis, options: RedisOptions): Redis {
   }
   return client.duplicate(options);
 }
+
+/** The names of the clients connected to Redis: of the one server, or of every master of a cluster (CLIENT LIST). */
+export async function clientNames(client: Redis): Promise<string[]> {
+  const nodes = client instanceof Cluster ? (client as unknown as Cluster).nodes("master") : [client];
+  const lists = await Promise.all(nodes.map((n) => n.client("LIST") as Promise<string>));
+  return lists.flatMap((list) => [...list.matchAll(/ name=(\S*)/g)].map((m) => m[1]!).filter((n) => n !== ""));
+}

@@ -22,6 +22,8 @@ export interface RedisConnectionOptions {
   connectTimeoutMs?: number;
   /** A health PING unanswered this long marks Redis as hung (ms, default 2000). */
   pingTimeoutMs?: number;
+  /** Connections are named `<clientName>/<purpose>` (the main one's purpose is `state`); default `bot-host`. */
+  clientName?: string;
 }
 
 const QUIT_TIMEOUT_MS = 2_000;
@@ -47,6 +49,7 @@ export class RedisConnection {
     this.log = o.logger.child({ component: "redis" });
     const { settings } = o;
     this.client = createRedisClient(settings, {
+      connectionName: `${this.clientName}/state`,
       lazyConnect: true,
       enableAutoPipelining: true,
       maxRetriesPerRequest: null,
@@ -59,6 +62,10 @@ export class RedisConnection {
     });
     const sentinel = settings.target.kind === "sentinel";
     logConnectionEvents(this.client, { log: this.log, url: settings.displayUrl, sentinel, stopping: () => this.stopping !== undefined });
+  }
+
+  private get clientName(): string {
+    return this.o.clientName ?? "bot-host";
   }
 
   /** How Redis is named in messages (no password). */
@@ -80,7 +87,7 @@ export class RedisConnection {
     let c = this.dedicatedClients.get(purpose);
     if (c === undefined) {
       const timeout = purpose === "leases" ? { commandTimeout: LEASE_COMMAND_TIMEOUT_MS } : {};
-      c = duplicateClient(this.client, { connectionName: `bot-host:${purpose}`, ...timeout });
+      c = duplicateClient(this.client, { connectionName: `${this.clientName}/${purpose}`, ...timeout });
       c.on("error", () => undefined); // the main connection logs the outage once
       this.dedicatedClients.set(purpose, c);
     }

@@ -58,6 +58,7 @@ export class RedisJournal implements Journal {
       keys.journal(botId),
       keys.watermark(botId),
       keys.lease(botId),
+      keys.fence(botId),
       WATERMARK_TTL_SECONDS,
       last.update_id,
       fence ?? "",
@@ -69,7 +70,15 @@ export class RedisJournal implements Journal {
 
   async claim(botId: string, update: Update, fence?: string): Promise<boolean> {
     const { keys } = this;
-    const args = [keys.done(botId), keys.journal(botId), keys.lease(botId), update.update_id, JSON.stringify(update), fence ?? ""];
+    const args = [
+      keys.done(botId),
+      keys.journal(botId),
+      keys.lease(botId),
+      keys.fence(botId),
+      update.update_id,
+      JSON.stringify(update),
+      fence ?? "",
+    ];
     const { result, acked } = await this.fenced(botId, this.write("bhClaim", args));
     if (acked !== undefined && acked < this.o.minReplicas) throw this.notReplicated(botId, "a webhook update's journal entry", acked);
     return result === 1;
@@ -77,7 +86,14 @@ export class RedisJournal implements Journal {
 
   async complete(botId: string, updateId: number, writes: readonly StateWrite[], options: CompleteOptions = {}): Promise<void> {
     const { keys } = this;
-    const scriptKeys = [keys.journal(botId), keys.done(botId), keys.lease(botId), keys.attempts(botId), ...writes.map((w) => w.key)];
+    const scriptKeys = [
+      keys.journal(botId),
+      keys.done(botId),
+      keys.lease(botId),
+      keys.fence(botId),
+      keys.attempts(botId),
+      ...writes.map((w) => w.key),
+    ];
     const values = writes.map((w) => w.value ?? "");
     const remember = options.remember === true ? 1 : 0;
     const args = [
@@ -123,7 +139,7 @@ export class RedisJournal implements Journal {
 
   async begin(botId: string, updateId: number, o: BeginOptions): Promise<Begun> {
     const { keys } = this;
-    const scriptKeys = [keys.journal(botId), keys.attempts(botId), keys.deadLetters(botId), keys.lease(botId)];
+    const scriptKeys = [keys.journal(botId), keys.attempts(botId), keys.deadLetters(botId), keys.lease(botId), keys.fence(botId)];
     if (o.read !== undefined) scriptKeys.push(o.read);
     const args = [scriptKeys.length, ...scriptKeys, updateId, o.maxAttempts, o.fence ?? "", Date.now(), UNKNOWN_ERROR];
     const [run, a, b] = (await this.fenced(botId, this.redis.bhBegin(...args))) as [number, number | string, string | null];
@@ -138,6 +154,7 @@ export class RedisJournal implements Journal {
       keys.attempts(botId),
       keys.deadLetters(botId),
       keys.lease(botId),
+      keys.fence(botId),
       updateId,
       reason,
       error,

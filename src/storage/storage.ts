@@ -44,6 +44,8 @@ export interface StorageOptions {
   keyPrefix: string;
   /** The bots whose keys must not be in an earlier layout (see `bot-host migrate-keys`). */
   botIds: readonly string[];
+  /** Every Redis connection is named `<clientName>/<purpose>` (how `CLIENT LIST` tells whose it is). */
+  clientName?: string;
   logger: Logger;
   /** How long `start()` waits for Redis (ms). */
   connectTimeoutMs?: number;
@@ -75,6 +77,7 @@ export function createStorage(o: StorageOptions): Storage {
   const redis = new RedisConnection({
     settings,
     logger,
+    ...(o.clientName === undefined ? {} : { clientName: o.clientName }),
     ...(o.connectTimeoutMs === undefined ? {} : { connectTimeoutMs: o.connectTimeoutMs }),
     ...(o.pingTimeoutMs === undefined ? {} : { pingTimeoutMs: o.pingTimeoutMs }),
   });

@@ -50,7 +50,8 @@ describe.each(["redis", "memory"] as const)("a handler that runs past updates.ha
     fx.fake.inject(bot.token, message(7, "third"));
     await fx.fake.waitForSent(bot.token, 3);
     expect(fx.fake.sent(bot.token)[2]!.text).toBe(`slow|${fx.fake.sent(bot.token)[0]!.text.split("|")[1]}|3|third`);
-    // a parked update is not unreadiness; it is counted per bot
+    // a parked update is not unreadiness; it is counted per bot (read once "third" committed: its reply comes first)
+    await fx.fake.waitFor(() => host.status().bots[0]!.inFlight === 0, 5_000, "third committed");
     const status = host.status();
     expect(status.ready).toBe(true);
     expect(status.bots.find((b) => b.id === "slow")).toMatchObject({ state: "running", deadLetters: 1, inFlight: 0 });

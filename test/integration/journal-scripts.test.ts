@@ -26,24 +26,25 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
   });
 
   // Each script with its arguments in the order SCRIPTS documents (the keys first).
-  /** KEYS: journal, watermark, lease. ARGV: watermark TTL (s), last update id, fence token, then id/JSON pairs. */
+  /** KEYS: journal, watermark, lease, fence counter. ARGV: watermark TTL (s), last update id, fence token, then id/JSON pairs. */
   const append = async (entries: ReadonlyArray<readonly [number, string]>, o: { ttlS?: number; fence?: string } = {}): Promise<number> =>
     Number(
       await redis.bhAppend(
         keys.journal(BOT),
         keys.watermark(BOT),
         keys.lease(BOT),
+        keys.fence(BOT),
         o.ttlS ?? 60,
         entries.at(-1)![0],
         o.fence ?? "",
         ...entries.flat(),
       ),
     );
-  /** KEYS: done set, journal, lease. ARGV: update id, update JSON, fence token. */
+  /** KEYS: done set, journal, lease, fence counter. ARGV: update id, update JSON, fence token. */
   const claim = async (id: number, json: string, fence = ""): Promise<number> =>
-    Number(await redis.bhClaim(keys.done(BOT), keys.journal(BOT), keys.lease(BOT), id, json, fence));
+    Number(await redis.bhClaim(keys.done(BOT), keys.journal(BOT), keys.lease(BOT), keys.fence(BOT), id, json, fence));
   /**
-   * The key count, then KEYS: journal, done set, lease, attempts, the state keys. ARGV: update id, state TTL (ms, 0: none),
+   * The key count, then KEYS: journal, done set, lease, fence counter, attempts, the state keys. ARGV: update id, state TTL (ms, 0: none),
    * remember ('1'), how many ids the done set keeps, fence token, then one value per state key ('' deletes it).
    */
   const complete = async (
@@ -51,12 +52,12 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
     writes: ReadonlyArray<readonly [key: string, value: string]>,
     o: { ttlMs?: number; remember?: boolean; keep?: number; fence?: string } = {},
   ): Promise<number> => {
-    const scriptKeys = [keys.journal(BOT), keys.done(BOT), keys.lease(BOT), keys.attempts(BOT), ...writes.map(([k]) => k)];
+    const scriptKeys = [keys.journal(BOT), keys.done(BOT), keys.lease(BOT), keys.fence(BOT), keys.attempts(BOT), ...writes.map(([k]) => k)];
     const args: ScriptArg[] = [id, o.ttlMs ?? 0, o.remember === true ? 1 : 0, o.keep ?? 100, o.fence ?? "", ...writes.map(([, v]) => v)];
     return Number(await redis.bhComplete(scriptKeys.length, ...scriptKeys, ...args));
   };
   /**
-   * The key count, then KEYS: journal, attempts, dead letters, lease, and optionally a state key to read. ARGV:
+   * The key count, then KEYS: journal, attempts, dead letters, lease, fence counter, and optionally a state key to read. ARGV:
    * update id, max attempts, fence token, now (ms), the error to record when none is known.
    */
   const begin = (id: number, o: { max?: number; read?: string; fence?: string; now?: number } = {}): Promise<unknown> => {
@@ -65,17 +66,19 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
       keys.attempts(BOT),
       keys.deadLetters(BOT),
       keys.lease(BOT),
+      keys.fence(BOT),
       ...(o.read === undefined ? [] : [o.read]),
     ];
     return redis.bhBegin(scriptKeys.length, ...scriptKeys, id, o.max ?? 3, o.fence ?? "", o.now ?? 1_000, "none known");
   };
-  /** KEYS: journal, attempts, dead letters, lease. ARGV: update id, reason, error, now (ms), fence token. */
+  /** KEYS: journal, attempts, dead letters, lease, fence counter. ARGV: update id, reason, error, now (ms), fence token. */
   const park = (id: number, o: { fence?: string } = {}): Promise<unknown> =>
     redis.bhPark(
       keys.journal(BOT),
       keys.attempts(BOT),
       keys.deadLetters(BOT),
       keys.lease(BOT),
+      keys.fence(BOT),
       id,
       "timeout",
       "too slow",
@@ -108,9 +111,9 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
 
   it("covers every script in SCRIPTS; only bhComplete and bhBegin take a variable key count", () => {
     expect(Object.keys(SCRIPTS).sort()).toEqual(["bhAppend", "bhBegin", "bhClaim", "bhComplete", "bhPark", "bhRetry"]);
-    expect(SCRIPTS.bhAppend.keys).toBe(3);
-    expect(SCRIPTS.bhClaim.keys).toBe(3);
-    expect(SCRIPTS.bhPark.keys).toBe(4);
+    expect(SCRIPTS.bhAppend.keys).toBe(4);
+    expect(SCRIPTS.bhClaim.keys).toBe(4);
+    expect(SCRIPTS.bhPark.keys).toBe(5);
     expect(SCRIPTS.bhRetry.keys).toBe(3);
     expect("keys" in SCRIPTS.bhComplete).toBe(false);
     expect("keys" in SCRIPTS.bhBegin).toBe(false);
@@ -388,6 +391,20 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
         expect(await wrote(), String(lease)).toBe(false);
       }
     });
+
+    it.each(scripts)(
+      "$name runs when the lease expired and nobody acquired the bot since (the fence counter ends the token)",
+      async ({ run, wrote }) => {
+        await redis.del(keys.lease(BOT));
+        await redis.set(keys.fence(BOT), "70"); // another acquisition since: refused
+        await expect(run(TOKEN)).rejects.toThrow(/^BOTHOST_FENCED/);
+        expect(await wrote()).toBe(false);
+        await redis.set(keys.fence(BOT), "7");
+        expect(await run(TOKEN)).toBe(1);
+        expect(await wrote()).toBe(true);
+        expect(await redis.exists(keys.lease(BOT))).toBe(0); // a write does not take the lease back: a renewal does
+      },
+    );
 
     it.each(scripts)("$name runs when the lease holds exactly the token", async ({ run, wrote }) => {
       await redis.set(keys.lease(BOT), TOKEN);

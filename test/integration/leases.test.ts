@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { Redis } from "ioredis";
 import { describe, expect, inject, it } from "vitest";
 import { message } from "../support/updates.js";
@@ -41,7 +42,7 @@ describe("leases as operators see them (/readyz, metrics, settings)", () => {
       const { status, body } = await readyz(h);
       expect(status).toBe(200);
       expect(body.ready).toBe(true);
-      expect(body.leases!.instance).toMatch(/-\d+-[0-9a-f]{6}$/);
+      expect(body.leases!.instance).toMatch(new RegExp(`^${hostname().replace(/[^A-Za-z0-9_.-]/g, "-")}#\\d+-[0-9a-f]{6}$`));
       expect([...body.leases!.owned, ...body.leases!.standby].sort()).toEqual(["r1", "r2"]);
       expect(Object.keys(body.bots)).toEqual(body.leases!.owned);
     }

@@ -10,6 +10,10 @@ export interface RedisServer {
   readonly port: number;
   /** Process id of the server (to pause it with SIGSTOP, say). */
   readonly pid: number;
+  /** Its working directory (where an AOF is kept, with `--appendonly yes`). */
+  readonly dir: string;
+  /** Kills the server with SIGKILL and keeps its directory (to start it again from its AOF with `dir`). */
+  kill(): Promise<void>;
   /** Stops the server (SIGKILL after a short grace) and removes its directory; idempotent. */
   stop(): Promise<void>;
 }
@@ -38,11 +42,14 @@ export function hasRedisServer(): boolean {
   return probe.error === undefined && probe.status === 0;
 }
 
-/** Starts a fresh `redis-server` and resolves once it accepts connections. */
-export async function startRedisServer(fixedPort?: number, extraArgs: string[] = []): Promise<RedisServer> {
+/**
+ * Starts a fresh `redis-server` and resolves once it accepts connections. With `o.dir` it works in that directory
+ * (a server killed with `kill()` starts again from its AOF there).
+ */
+export async function startRedisServer(fixedPort?: number, extraArgs: string[] = [], o: { dir?: string } = {}): Promise<RedisServer> {
   if (!hasRedisServer()) throw new Error(REDIS_MISSING);
   const port = fixedPort ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), "bot-host-redis-"));
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), "bot-host-redis-"));
   const child: ChildProcess = spawn(
     "redis-server",
     ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir, "--logfile", "", ...extraArgs],
@@ -73,6 +80,13 @@ export async function startRedisServer(fixedPort?: number, extraArgs: string[] =
     url: `redis://127.0.0.1:${port}`,
     port,
     pid: child.pid ?? -1,
+    dir,
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGKILL");
+      await exited;
+    },
     async stop() {
       // (a server that already exited, also by a signal, is not waited for: a second stop returns at once)
       if (child.exitCode === null && child.signalCode === null) {

@@ -10,7 +10,8 @@ import { BotFleet } from "../lifecycle/bot-fleet.js";
 import { ConfigWatcher } from "../lifecycle/config-watcher.js";
 import { DeadLetterWatch } from "../lifecycle/dead-letter-watch.js";
 import { createOwnership } from "../lifecycle/leased-bots.js";
-import { instanceName, newInstanceId } from "../lifecycle/ownership.js";
+import { BotApiReachability } from "../lifecycle/reachability.js";
+import { instanceName, newInstanceId } from "../lifecycle/instance-id.js";
 import { Admission } from "../runtime/admission.js";
 import { AppModule } from "../runtime/app-loader.js";
 import { observeBoth, type RuntimeObserver } from "../runtime/observer.js";
@@ -81,8 +82,12 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
     bots: () => fleet.statuses().map((s) => ({ id: s.id, up: s.state === "running", inFlight: s.inFlight, deadLetters: s.deadLetters })),
     redisConnected: () => (storage.durable ? storage.health().ok : undefined),
     ownedBots: () => fleet.ownership?.ownedIds().length,
+    botApiReachable: () => (fleet.ownership === undefined ? undefined : !fleet.ownership.reachabilityView().cutOff),
   });
-  const observer: RuntimeObserver = options.observer === undefined ? metrics : observeBoth(metrics, options.observer);
+  // With leases, every call's outcome also tells whether this instance reaches the Bot API (see reachability.ts).
+  const reachability = settings.leases.enabled ? new BotApiReachability(2 * settings.leases.ttlMs) : undefined;
+  const withReach: RuntimeObserver = reachability === undefined ? metrics : observeBoth(metrics, reachability);
+  const observer: RuntimeObserver = options.observer === undefined ? withReach : observeBoth(withReach, options.observer);
   const app = new AppModule(settings.app);
   const flood: FloodLimit | undefined =
     settings.incoming === undefined
@@ -118,7 +123,7 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
   const bots = (): readonly BotSettings[] => hooks.settings().bots;
   let http: HttpServer | undefined;
   const ownership =
-    settings.leases.enabled && storage.redis !== undefined
+    reachability !== undefined && storage.redis !== undefined
       ? createOwnership({
           settings,
           redis: storage.redis,
@@ -129,6 +134,8 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
           observer,
           url: () => advertisedUrl(http?.address, settings.http.advertiseUrl),
           instance,
+          reachability,
+          probe: () => probeBotApi(bots(), transport),
         })
       : undefined;
   const fleet: BotFleet = new BotFleet({ registry, ownership, bots, logger });
@@ -177,4 +184,17 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
           logger,
         });
   return { storage, transport, metrics, http, app, fleet, watcher, deadLetterWatch, status };
+}
+
+/** One `getMe` of the first enabled bot through the shared transport: `true` when Telegram answered (any code below 500). */
+async function probeBotApi(bots: readonly BotSettings[], transport: SharedTransport): Promise<boolean> {
+  const bot = bots.find((b) => b.enabled);
+  if (bot === undefined) return true;
+  try {
+    const res = await transport.fetch(`${bot.apiRoot}/bot${bot.token}/getMe`, { method: "POST", signal: AbortSignal.timeout(5_000) });
+    await res.json();
+    return res.status < 500;
+  } catch {
+    return false;
+  }
 }

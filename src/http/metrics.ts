@@ -9,6 +9,8 @@ export interface MetricsSources {
   redisConnected(): boolean | undefined;
   /** How many bots this instance owns by lease; undefined when leases are off. */
   ownedBots?(): number | undefined;
+  /** With leases: whether this instance reaches the Bot API (false: it hands its bots to instances that do). */
+  botApiReachable?(): boolean | undefined;
 }
 
 /**
@@ -139,7 +141,7 @@ export class HostMetrics implements RuntimeObserver {
     });
     this.leaseEvents = new Counter({
       name: "bot_host_lease_events_total",
-      help: "Bot leases acquired, released (graceful handover), expired (lost without a release) and fenced (writes refused after the loss), by bot",
+      help: "Bot leases acquired, released (graceful handover), given_up (handed over because this instance cannot reach the Bot API), expired (lost without a release) and fenced (writes refused after the loss), by bot",
       labelNames: ["bot", "event"],
       registers,
     });
@@ -150,6 +152,15 @@ export class HostMetrics implements RuntimeObserver {
       collect() {
         const owned = sources.ownedBots?.();
         if (owned !== undefined) this.set(owned);
+      },
+    });
+    new Gauge({
+      name: "bot_host_bot_api_reachable",
+      help: "With leases: 1 when this instance reaches the Bot API, 0 when its calls have failed (network, 5xx) long enough that it hands its bots to instances that do",
+      registers,
+      collect() {
+        const reachable = sources.botApiReachable?.();
+        if (reachable !== undefined) this.set(reachable ? 1 : 0);
       },
     });
     new Gauge({

@@ -6,6 +6,8 @@ export interface LeasesView {
   readonly instanceId: string;
   ownedIds(): string[];
   standbyIds(): string[];
+  /** Whether this instance cannot reach the Bot API, and the bots it handed over for that reason. */
+  reachabilityView(): { cutOff: boolean; givenUp: string[] };
 }
 
 /** A read-only snapshot of the host: what `/readyz` answers from and `Host.status()` returns. */
@@ -17,8 +19,17 @@ export interface HostStatus {
   readonly store: StoreHealth & { readonly name: string };
   /** The bots this instance runs. */
   readonly bots: readonly BotStatus[];
-  /** With leases: this instance, the bots it owns and those other instances own (standby here). */
-  readonly leases?: { readonly instance: string; readonly owned: readonly string[]; readonly standby: readonly string[] };
+  /**
+   * With leases: this instance, the bots it owns and those other instances own (standby here); whether it is cut
+   * off from the Bot API (then it is not ready) and the bots it handed over for that reason.
+   */
+  readonly leases?: {
+    readonly instance: string;
+    readonly owned: readonly string[];
+    readonly standby: readonly string[];
+    readonly cutOff: boolean;
+    readonly givenUp: readonly string[];
+  };
 }
 
 /** `/readyz`'s body: {@link HostStatus} with the bots by id. */
@@ -31,7 +42,7 @@ export interface Readiness {
    * failed or retrying, the stable `code` and the `reason` in words.
    */
   bots: Record<string, { state: string; dead_letters: number; code?: string; reason?: string }>;
-  leases?: { instance: string; owned: string[]; standby: string[] };
+  leases?: { instance: string; owned: string[]; standby: string[]; cut_off: boolean; given_up: string[] };
 }
 
 /** What {@link hostStatus} reads. */
@@ -48,11 +59,13 @@ export function hostStatus(s: StatusSources): HostStatus {
   const bots = s.bots();
   const health = s.store.health();
   const draining = s.draining();
-  const ready = bots !== undefined && bots.every((b) => b.state === "running") && health.ok && !draining;
+  const reach = s.leases?.reachabilityView();
+  const ready = bots !== undefined && bots.every((b) => b.state === "running") && health.ok && !draining && reach?.cutOff !== true;
   const status = { ready, draining, store: { name: s.store.name, ...health }, bots: bots ?? [] };
   const { leases } = s;
-  if (leases === undefined) return status;
-  return { ...status, leases: { instance: leases.instanceId, owned: leases.ownedIds(), standby: leases.standbyIds() } };
+  if (leases === undefined || reach === undefined) return status;
+  const view = { instance: leases.instanceId, owned: leases.ownedIds(), standby: leases.standbyIds(), ...reach };
+  return { ...status, leases: view };
 }
 
 /** The body of `/readyz` for `status`. */
@@ -63,7 +76,15 @@ export function readinessOf(status: HostStatus): Readiness {
     bots[b.id] = b.problem === undefined ? bot : { ...bot, code: b.problem.code, reason: b.problem.message };
   }
   const body: Readiness = { ready: status.ready, draining: status.draining, store: { ...status.store }, bots };
-  if (status.leases !== undefined)
-    body.leases = { instance: status.leases.instance, owned: [...status.leases.owned], standby: [...status.leases.standby] };
+  const { leases } = status;
+  if (leases !== undefined) {
+    body.leases = {
+      instance: leases.instance,
+      owned: [...leases.owned],
+      standby: [...leases.standby],
+      cut_off: leases.cutOff,
+      given_up: [...leases.givenUp],
+    };
+  }
   return body;
 }

@@ -6,6 +6,7 @@ import type { RedisConnection } from "../storage/redis-connection.js";
 import type { RuntimeObserver } from "../runtime/observer.js";
 import type { BotRegistry } from "../runtime/registry.js";
 import { Ownership } from "./ownership.js";
+import type { BotApiReachability } from "./reachability.js";
 import type { BotSet } from "./reload.js";
 
 /** What {@link createOwnership} wires together. */
@@ -24,6 +25,9 @@ export interface LeasedBotsOptions {
   url: () => string | undefined;
   /** This process's id (`<name>#<pid>-<random>`, see `newInstanceId`) and the name a restart keeps. */
   instance: { id: string; name: string };
+  /** Whether this instance reaches the Bot API, and a call to find out again. */
+  reachability: BotApiReachability;
+  probe: () => Promise<boolean>;
 }
 
 /**
@@ -54,6 +58,8 @@ export function createOwnership(o: LeasedBotsOptions): Ownership {
       observer: o.observer,
       healthy: () => o.redis.health().ok,
       name: o.instance.name,
+      reachability: o.reachability,
+      probe: o.probe,
     },
     instanceId,
   );

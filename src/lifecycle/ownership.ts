@@ -1,5 +1,3 @@
-import { createHash, randomBytes } from "node:crypto";
-import { hostname } from "node:os";
 import type { BotSettings } from "../config/settings.js";
 import { ErrorCodes } from "../errors.js";
 import type { Logger } from "../logging/logger.js";
@@ -8,6 +6,8 @@ import type { BotRegistry } from "../runtime/registry.js";
 import type { RuntimeObserver } from "../runtime/observer.js";
 import type { BotSet } from "./reload.js";
 import { HeldLease } from "./held-lease.js";
+import { LeaseTaker } from "./lease-taker.js";
+import type { BotApiReachability } from "./reachability.js";
 
 /** Options of {@link Ownership}. */
 export interface OwnershipOptions {
@@ -23,25 +23,16 @@ export interface OwnershipOptions {
   observer: RuntimeObserver;
   /** Whether Redis answers now: while it does not, a shutdown does not wait on lease commands (the leases expire). */
   healthy: () => boolean;
-  /** The part of the instance id that a restart of this process keeps (see {@link newInstanceId}). */
+  /** The part of the instance id that a restart of this process keeps (see `newInstanceId`). */
   name: string;
+  /** Whether this instance reaches the Bot API (fed by its bots' calls). */
+  reachability: BotApiReachability;
+  /** One call to the Bot API through this instance's transport: `true` when Telegram answered. */
+  probe: () => Promise<boolean>;
 }
 
 /** At most this many bots are handed over at once when the instances rebalance. */
 const HANDOVERS_AT_ONCE = 2;
-
-/** The name of this instance: `leases.instance` when set, else the host name (a container's or pod's survives a restart). */
-export function instanceName(configured: string | undefined): string {
-  return (configured ?? hostname()).replace(/[^A-Za-z0-9_.-]/g, "-");
-}
-
-/**
- * A unique, readable id for this process: `<name>#<pid>-<random>`. The name is what a restart keeps; a new process
- * with the name of an ended one takes its leases over at once (see {@link Ownership.start}).
- */
-export function newInstanceId(name: string): string {
-  return `${name}#${process.pid}-${randomBytes(3).toString("hex")}`;
-}
 
 /**
  * This instance's share of the bots when several instances run the same bots.yaml on one Redis. Each bot is
@@ -54,8 +45,7 @@ export function newInstanceId(name: string): string {
  */
 export class Ownership implements BotSet {
   private readonly owned = new Map<string, HeldLease>();
-  /** Earlier processes of this instance, known to have ended: their leases are taken over without waiting. */
-  private readonly gone = new Set<string>();
+  private readonly taker: LeaseTaker;
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -75,6 +65,7 @@ export class Ownership implements BotSet {
     readonly instanceId: string,
   ) {
     this.log = o.logger.child({ component: "leases", instance: instanceId });
+    this.taker = new LeaseTaker({ leases: o.leases, instanceId, name: o.name, log: this.log });
   }
 
   /**
@@ -83,26 +74,14 @@ export class Ownership implements BotSet {
    */
   async start(): Promise<void> {
     await this.o.leases.subscribe((e) => this.onEvent(e));
-    await this.findEnded().catch((err: unknown) =>
-      this.log.warn({ err }, "could not look for earlier processes of this instance; their leases are taken when they expire"),
-    );
+    await this.taker
+      .findEnded()
+      .catch((err: unknown) =>
+        this.log.warn({ err }, "could not look for earlier processes of this instance; their leases are taken when they expire"),
+      );
     await this.tick();
     await Promise.all(this.starting);
     this.complete = this.runsAll();
-  }
-
-  /**
-   * An earlier process of this instance that has no connection to Redis any more has ended (its leases are not
-   * renewed by anyone): forget it, and take its leases over without waiting for their TTL. A paused or merely slow
-   * one still has its connections, and is waited for as any other instance.
-   */
-  private async findEnded(): Promise<void> {
-    for (const id of await this.o.leases.earlier(this.o.name)) {
-      if ((await this.o.leases.connected(id)) !== false) continue;
-      this.gone.add(id);
-      await this.o.leases.forget(id);
-      this.log.info({ earlier: id }, "an earlier process of this instance has ended: taking its leases over at once");
-    }
   }
 
   /** Whether this instance runs every leased bot, all of them running. */
@@ -167,21 +146,24 @@ export class Ownership implements BotSet {
       this.schedule(renewEvery);
       return;
     }
-    this.instances = Math.max(1, await this.o.leases.heartbeat());
+    if (this.o.reachability.cutOff && (await this.o.probe())) this.o.reachability.reached();
+    const registry = await this.o.leases.heartbeat(this.o.reachability.cutOff);
+    this.instances = Math.max(1, registry.live);
     await this.renewAll();
     if (this.failingSince !== undefined) {
       this.log.info("Redis answers the lease commands again");
       this.failingSince = undefined;
     }
+    const { givingUp, sharers } = this.o.reachability.decide(registry, this.log, this.owned.size);
     const wanted = this.o.wanted();
-    const target = this.o.balance ? Math.ceil(wanted.length / this.instances) : wanted.length;
+    const target = givingUp ? 0 : this.o.balance ? Math.ceil(wanted.length / sharers) : wanted.length;
     const kept = [...this.owned.values()].filter((b) => b.handover === undefined).length;
     let next = renewEvery;
     if (kept < target) {
       const soonest = await this.take(wanted, target - kept);
       if (soonest !== undefined) next = Math.min(next, soonest + 20);
     } else if (kept > target) {
-      this.handOverSome(kept - target);
+      this.handOverSome(kept - target, givingUp);
     }
     this.schedule(next);
   }
@@ -216,19 +198,10 @@ export class Ownership implements BotSet {
   /** Tries to take up to `room` free leases; returns the soonest expiry (ms) of a lease another instance holds. */
   private async take(wanted: readonly BotSettings[], room: number): Promise<number | undefined> {
     let soonest: number | undefined;
-    // Rendezvous order: every instance prefers a different part of the bots, so they rarely race for one.
-    const candidates = wanted.filter((b) => !this.owned.has(b.id)).sort((a, b) => this.rank(b.id).localeCompare(this.rank(a.id)));
-    for (const bot of candidates) {
+    for (const bot of this.taker.order(wanted.filter((b) => !this.owned.has(b.id)))) {
       if (room <= 0 || this.leaving) break;
       const sent = performance.now();
-      let got = await this.o.leases.acquire(bot.id);
-      if (got.token === undefined && this.gone.has(got.owner)) {
-        const token = await this.o.leases.takeOver(bot.id, got.owner);
-        if (token !== undefined) {
-          this.log.info({ bot: bot.id, earlier: got.owner }, "took this bot's lease over from an earlier process of this instance");
-          got = { token };
-        }
-      }
+      const got = await this.taker.acquire(bot.id);
       if (got.token === undefined) {
         if (got.ownerTtlMs >= 0) soonest = Math.min(soonest ?? Infinity, got.ownerTtlMs);
         continue;
@@ -242,10 +215,6 @@ export class Ownership implements BotSet {
       this.own(bot, got.token, sent);
     }
     return soonest;
-  }
-
-  private rank(botId: string): string {
-    return createHash("sha1").update(`${this.instanceId}\n${botId}`).digest("hex");
   }
 
   private own(bot: BotSettings, token: string, acquiredAt: number): void {
@@ -278,12 +247,23 @@ export class Ownership implements BotSet {
     this.schedule(0);
   }
 
-  private handOverSome(n: number): void {
+  /** Whether this instance cannot reach the Bot API now, and the bots it handed over for that reason. */
+  reachabilityView(): { cutOff: boolean; givenUp: string[] } {
+    return this.o.reachability.view();
+  }
+
+  private handOverSome(n: number, givingUp = false): void {
     const busy = [...this.owned.values()].filter((b) => b.handover !== undefined).length;
     const ids = [...this.owned].filter(([, b]) => b.handover === undefined).map(([id]) => id);
     // Hand over the bots this instance ranks lowest: those another instance prefers.
-    ids.sort((a, b) => this.rank(a).localeCompare(this.rank(b)));
-    for (const id of ids.slice(0, Math.max(0, Math.min(n, HANDOVERS_AT_ONCE - busy)))) void this.handOver(id);
+    ids.sort((a, b) => this.taker.rank(a).localeCompare(this.taker.rank(b)));
+    for (const id of ids.slice(0, Math.max(0, Math.min(n, HANDOVERS_AT_ONCE - busy)))) {
+      if (givingUp) {
+        this.o.reachability.givenUp.add(id);
+        this.o.observer.leaseEvent(id, "given_up");
+      }
+      void this.handOver(id);
+    }
   }
 
   /** Drains the bot, confirms its offset, releases its lease (the others are told at once). */

@@ -1,4 +1,4 @@
-import { Api, Bot, type ApiClientOptions, type Composer } from "grammy";
+import { Api, Bot, HttpError, type ApiClientOptions, type Composer } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import type { Redis } from "ioredis";
 import { BotHostError, ErrorCodes, isBotHostError } from "../errors.js";
@@ -36,6 +36,8 @@ export class BotClient {
     private readonly lease: Lease | undefined,
     /** Told of each update set aside as a dead letter (after it was logged and counted). */
     private readonly onSetAside: (letter: DeadLetter) => void = () => {},
+    /** Told of each update left journaled because a Bot API call could not reach Telegram. */
+    private readonly onStranded: (updateId: number) => void = () => {},
   ) {}
 
   /** How long any Bot API call may take: a long poll plus a margin (ms). */
@@ -139,6 +141,12 @@ export class BotClient {
             : "update set aside: it was started updates.max_attempts times without finishing; its chat goes on (see `bot-host dead-letters`)",
         );
         this.onSetAside(letter);
+      } else if (cause instanceof HttpError) {
+        this.log.warn(
+          { update_id: update.update_id, err: cause.error },
+          "a Bot API call of this update could not reach Telegram: the update stays in the journal and runs again once calls get through",
+        );
+        this.onStranded(update.update_id);
       } else if (isBotHostError(cause) && cause.code === ErrorCodes.LEASE_LOST) {
         observer.leaseEvent(botId, "fenced");
         this.log.warn(

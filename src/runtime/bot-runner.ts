@@ -76,6 +76,8 @@ export class BotRunner {
   private stopping: BotStop | undefined;
   private readonly client: BotClient;
   private deadLetters = 0;
+  /** Updates left journaled because a Bot API call could not reach Telegram: run again once polling gets through. */
+  private readonly stranded = new Set<number>();
 
   constructor(
     readonly settings: BotSettings,
@@ -85,7 +87,14 @@ export class BotRunner {
     private readonly lease?: Lease,
   ) {
     this.log = logger.child({ bot: settings.id });
-    this.client = new BotClient(settings, shared, this.log, lease, () => this.deadLetters++);
+    this.client = new BotClient(
+      settings,
+      shared,
+      this.log,
+      lease,
+      () => this.deadLetters++,
+      (id) => this.stranded.add(id),
+    );
   }
 
   get id(): string {
@@ -226,6 +235,18 @@ export class BotRunner {
     if (this.state !== "running" && this.state !== "retrying") return;
     this.state = problem === undefined ? "running" : "retrying";
     this.problem = problem;
+    if (problem === undefined && this.stranded.size > 0) void this.runStranded();
+  }
+
+  /** Telegram answers again: the updates left journaled because it did not run once more. */
+  private async runStranded(): Promise<void> {
+    const ids = [...this.stranded];
+    this.stranded.clear();
+    for (const id of ids) {
+      const update = await this.shared.journal.entry(this.id, id).catch(() => undefined);
+      if (update !== undefined) this.intake?.inject(update);
+    }
+    this.log.info({ updates: ids.length }, "Telegram answers again: running the updates left journaled meanwhile");
   }
 
   private onStartError(err: unknown): void {

@@ -27,8 +27,8 @@ export interface RuntimeObserver {
   deadLettered(bot: string, reason: string): void;
 }
 
-/** See {@link RuntimeObserver.leaseEvent}. */
-export type LeaseEventKind = "acquired" | "released" | "expired" | "fenced";
+/** See {@link RuntimeObserver.leaseEvent}; `given_up`: handed over because this instance cannot reach the Bot API. */
+export type LeaseEventKind = "acquired" | "released" | "expired" | "fenced" | "given_up";
 
 /** An observer that ignores everything (tests, embedding without metrics). */
 export const silentObserver: RuntimeObserver = {

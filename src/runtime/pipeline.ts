@@ -1,4 +1,4 @@
-import { Composer, type Middleware } from "grammy";
+import { Composer, HttpError, type Middleware } from "grammy";
 import { sequentialize } from "@grammyjs/runner";
 import { limit } from "@grammyjs/ratelimiter";
 import type { DeadLetter } from "../storage/dead-letters.js";
@@ -92,22 +92,27 @@ export function createPipeline(o: PipelineOptions): Composer<HostContext> {
     const scope = openScope(ctx, state, keys);
     const run = runInScope(scope, next);
     let timedOut = false;
-    let threw = true;
+    let failed: { err: unknown } | undefined;
     try {
       if (handlerTimeoutMs > 0) timedOut = await outlives(run, handlerTimeoutMs);
       else await run;
-      threw = false;
-    } finally {
-      if (!timedOut) {
-        // As with grammY's session(): a handler that throws leaves the session as it was; plugin state it wrote
-        // before the throw is still committed.
-        const writes = [...(threw ? [] : sessionWrites()), ...scope.close()];
-        // Under a lease, the fence decides: the commit lands if this instance still holds the lease it ran under
-        // (kept through a pause or an outage), and is refused (LEASE_LOST: the next owner replays it) otherwise.
-        await journal.complete(botId, updateId, writes, { remember: remembersUpdate(ctx), fence: lease?.token });
-      }
+    } catch (err) {
+      failed = { err };
     }
-    if (!timedOut) return;
+    if (!timedOut) {
+      const writes = scope.close();
+      // A Bot API call that could not reach Telegram (after its retries) means the update did not do what it was
+      // for: it stays journaled, uncommitted, and runs again (see `BotRunner`), or the bot's next owner runs it.
+      if (failed?.err instanceof HttpError) throw failed.err;
+      // As with grammY's session(): a handler that throws leaves the session as it was; plugin state it wrote
+      // before the throw is still committed. Under a lease, the fence decides: the commit lands if this instance
+      // still holds the lease it ran under (kept through a pause or an outage), and is refused (LEASE_LOST: the
+      // next owner replays it) otherwise.
+      const all = failed === undefined ? [...sessionWrites(), ...writes] : writes;
+      await journal.complete(botId, updateId, all, { remember: remembersUpdate(ctx), fence: lease?.token });
+      if (failed !== undefined) throw failed.err;
+      return;
+    }
     const seconds = handlerTimeoutMs / 1000;
     const refused = new BotHostError(
       ErrorCodes.HANDLER_TIMED_OUT,

@@ -19,6 +19,8 @@
  * - `lease:{<botId>}`: which instance owns the bot, as `<instanceId>/<fence>`, expiring unless renewed.
  * - `fence:{<botId>}`: the bot's fencing counter, incremented on every acquisition of its lease.
  * - `instances:{registry}`: sorted set of live instances, scored by when their heartbeat expires (ms).
+ * - `instance-cutoff:{registry}`: hash of the live instances that cannot reach the Bot API now (they hand their bots
+ *   to the others and take none); the same tag as `instances`.
  * - `instance-urls:{registry}`: hash of each live instance's HTTP base URL (webhook requests are passed to a
  *   bot's owner); the same tag as `instances`, as the heartbeat script writes both.
  * - `leases` (a pub/sub channel, not a key): lease releases and instances joining or leaving.
@@ -45,6 +47,7 @@ export interface KeyBuilder {
   fence(botId: string): string;
   instances(): string;
   instanceUrls(): string;
+  instancesCutOff(): string;
   leaseChannel(): string;
   botInfo(telegramBotId: string): string;
 }
@@ -67,6 +70,7 @@ export function createKeys(prefix: string): KeyBuilder {
     fence: (botId) => `${prefix}fence:{${botId}}`,
     instances: () => `${prefix}instances:{registry}`,
     instanceUrls: () => `${prefix}instance-urls:{registry}`,
+    instancesCutOff: () => `${prefix}instance-cutoff:{registry}`,
     leaseChannel: () => `${prefix}leases`,
     botInfo: (telegramBotId) => `${prefix}botinfo:${telegramBotId}`,
   };

@@ -53,10 +53,11 @@ redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `,
   },
-  // KEYS: instances, instance URLs. ARGV: instance id, TTL (ms), channel, this instance's URL ('' = none).
-  // Scores are Redis' clock, so instances need no common clock.
+  // KEYS: instances, instance URLs, instances cut off from the Bot API. ARGV: instance id, TTL (ms), channel, this
+  // instance's URL ('' = none), '1' when this instance cannot reach the Bot API. Scores are Redis' clock, so
+  // instances need no common clock. Returns {live instances, of them cut off}.
   bhHeartbeat: {
-    keys: 2,
+    keys: 3,
     lua: `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -64,11 +65,13 @@ local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now)
 if #dead > 0 then
   redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
   redis.call('HDEL', KEYS[2], unpack(dead))
+  redis.call('HDEL', KEYS[3], unpack(dead))
 end
 local new = redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], ARGV[1], ARGV[4]) end
+if ARGV[5] == '1' then redis.call('HSET', KEYS[3], ARGV[1], now) else redis.call('HDEL', KEYS[3], ARGV[1]) end
 if new == 1 then redis.call('PUBLISH', ARGV[3], 'joined ' .. ARGV[1]) end
-return redis.call('ZCARD', KEYS[1])
+return {redis.call('ZCARD', KEYS[1]), redis.call('HLEN', KEYS[3])}
 `,
   },
 } as const;
@@ -79,7 +82,16 @@ export type LeaseRedis = Redis & {
   bhLeaseRenew(lease: string, fence: string, token: string, ttlMs: number, fenceNumber: number): Promise<number>;
   bhLeaseTakeOver(lease: string, fence: string, gone: string, instance: string, ttlMs: number): Promise<[0] | [1, string]>;
   bhLeaseRelease(lease: string, token: string, channel: string, message: string): Promise<number>;
-  bhHeartbeat(instances: string, urls: string, instance: string, ttlMs: number, channel: string, url: string): Promise<number>;
+  bhHeartbeat(
+    instances: string,
+    urls: string,
+    cutOff: string,
+    instance: string,
+    ttlMs: number,
+    channel: string,
+    url: string,
+    isCutOff: 0 | 1,
+  ): Promise<[number, number]>;
 };
 
 /** Defines the {@link LEASE_SCRIPTS} on `redis` (once per client). */

@@ -55,17 +55,23 @@ export class LeaseStore {
     await this.o.subscriber.subscribe(this.channel);
   }
 
-  /** Records this instance as alive for one TTL; returns how many instances are alive. */
-  heartbeat(): Promise<number> {
+  /**
+   * Records this instance as alive for one TTL, and whether it can reach the Bot API; returns how many instances
+   * are alive and how many of those cannot reach the Bot API.
+   */
+  async heartbeat(cutOff = false): Promise<{ live: number; cutOff: number }> {
     const { keys } = this.o;
-    return this.redis.bhHeartbeat(
+    const [live, cut] = await this.redis.bhHeartbeat(
       keys.instances(),
       keys.instanceUrls(),
+      keys.instancesCutOff(),
       this.o.instanceId,
       this.o.ttlMs,
       this.channel,
       this.o.url?.() ?? "",
+      cutOff ? 1 : 0,
     );
+    return { live: Number(live), cutOff: Number(cut) };
   }
 
   /** The HTTP base URL of the instance that owns `botId` now, if any. */
@@ -81,6 +87,7 @@ export class LeaseStore {
   async leave(): Promise<void> {
     await this.redis.zrem(this.o.keys.instances(), this.o.instanceId);
     await this.redis.hdel(this.o.keys.instanceUrls(), this.o.instanceId);
+    await this.redis.hdel(this.o.keys.instancesCutOff(), this.o.instanceId);
     await this.redis.publish(this.channel, `left ${this.o.instanceId}`);
   }
 
@@ -140,6 +147,7 @@ export class LeaseStore {
   async forget(instanceId: string): Promise<void> {
     await this.redis.zrem(this.o.keys.instances(), instanceId);
     await this.redis.hdel(this.o.keys.instanceUrls(), instanceId);
+    await this.redis.hdel(this.o.keys.instancesCutOff(), instanceId);
     await this.redis.publish(this.channel, `left ${instanceId}`);
   }
 

@@ -129,6 +129,7 @@ describe("several instances share the bots through Redis leases (real CLI, real 
     expect(stream.labels.length).toBeGreaterThan(100);
     expect(stream.labels.filter((l) => (answers.get(l) ?? 0) !== 1)).toEqual([]);
     await expectSessionCounts(redisUrl, prefix, stream.perChat);
+    console.log(`rolling deploys: longest reply gap ${stream.longestGap()} ms`);
     expect(stream.longestGap()).toBeLessThan(5_000);
     expect(conflicts(bots)).toBeLessThanOrEqual(12);
   }, 120_000);

@@ -65,6 +65,10 @@ export async function runBench(o: BenchOptions): Promise<number> {
       mode: "polling" as const,
       allowed_updates: undefined,
       webhook_secret: undefined,
+      app_config: undefined,
+      api_root: undefined,
+      polling: undefined,
+      limits: undefined,
     })),
   };
   const injectedAt = new Map<string, number>();

@@ -36,7 +36,8 @@ program
   .description("validate the config and list its bots; with --online, call getMe for each bot")
   .requiredOption("-c, --config <file>", "path of bots.yaml")
   .option("--online", "check every enabled bot's token against the Bot API (in parallel)")
-  .action(async (opts: { config: string; online?: boolean }) => {
+  .option("--explain <id>", "print that bot's effective settings (its own values over the top-level ones)")
+  .action(async (opts: { config: string; online?: boolean; explain?: string }) => {
     const { runCheck } = await import("./check.js");
     process.exitCode = await runCheck(opts);
   });

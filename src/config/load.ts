@@ -75,6 +75,21 @@ export interface Config {
     readonly mode: Mode;
     readonly allowed_updates: readonly UpdateType[] | undefined;
     readonly webhook_secret: string | undefined;
+    /** The bot's own settings, each over the top-level one (see `resolveSettings`); undefined where not set. */
+    readonly app_config: Readonly<Record<string, unknown>> | undefined;
+    readonly api_root: string | undefined;
+    readonly polling: { readonly limit?: number; readonly timeout?: number; readonly concurrency?: number } | undefined;
+    readonly limits:
+      | {
+          readonly outgoing?: {
+            readonly enabled?: boolean;
+            readonly per_bot?: number;
+            readonly per_chat?: number;
+            readonly per_group?: number;
+          };
+          readonly incoming?: { readonly enabled?: boolean; readonly per_user?: number; readonly window?: number };
+        }
+      | undefined;
   }>;
 }
 
@@ -227,6 +242,16 @@ function normalize(raw: RawConfig, baseDir: string): Config {
       mode: b.mode ?? raw.mode,
       allowed_updates: b.allowed_updates,
       webhook_secret: b.webhook_secret,
+      app_config: b.app_config,
+      api_root: b.api_root,
+      polling: b.polling === undefined ? undefined : definedOnly(b.polling),
+      limits:
+        b.limits === undefined
+          ? undefined
+          : definedOnly({
+              outgoing: b.limits.outgoing === undefined ? undefined : definedOnly(b.limits.outgoing),
+              incoming: b.limits.incoming === undefined ? undefined : definedOnly(b.limits.incoming),
+            }),
     })),
   };
 }
@@ -330,4 +355,9 @@ function deepFreeze<T>(value: T): T {
     for (const v of Object.values(value)) deepFreeze(v);
   }
   return value;
+}
+
+/** `o` without its undefined fields (an absent override and one written empty compare equal on reload). */
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
 }

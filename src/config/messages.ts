@@ -16,7 +16,7 @@ export interface Found {
 export function describeIssue(zi: z.core.$ZodIssue, data: unknown, positions: Map<string, FieldPosition>): Found[] {
   const path = zi.path.filter((p): p is string | number => typeof p !== "symbol");
   if (zi.code === "unrecognized_keys") {
-    const allowed = ALLOWED_KEYS[formatPath(path).replace(/^bots\[\d+\]$/, "bots[]")] ?? [];
+    const allowed = ALLOWED_KEYS[formatPath(path).replace(/^bots\[\d+\]/, "bots[]")] ?? [];
     return zi.keys.map((key) => {
       const guess = suggest(key, allowed);
       const hint = guess !== undefined ? `did you mean "${guess}"?` : `expected one of: ${allowed.join(", ")}`;

@@ -122,10 +122,20 @@ const leasesShape = {
   // What a restart of this process keeps (a pod's name, say); default: the host name.
   instance: emptyAsAbsent(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { message: "must be 1-64 letters, digits, _, . or -" })),
 };
+// The fields a bot may set for itself too (its own `polling` and `limits`): each range is written once, here; the
+// top level adds the defaults, a bot's own value is optional (absent: the top-level one).
+const pollingFields = { limit: int(1, 100), timeout: int(0, 50), concurrency: int(1, 100_000) };
+const outgoingFields = {
+  enabled: z.boolean(),
+  per_bot: z.number().gt(0).max(100_000),
+  per_chat: z.number().gt(0).max(100_000),
+  per_group: z.number().gt(0).max(1_000_000),
+};
+const incomingFields = { enabled: z.boolean(), per_user: int(1, 1_000_000), window: z.number().gt(0).max(3600) };
 const pollingShape = {
-  limit: int(1, 100).default(100),
-  timeout: int(0, 50).default(30),
-  concurrency: int(1, 100_000).default(500),
+  limit: pollingFields.limit.default(100),
+  timeout: pollingFields.timeout.default(30),
+  concurrency: pollingFields.concurrency.default(500),
   global_concurrency: int(1, 1_000_000).default(10_000),
 };
 const updatesShape = {
@@ -152,21 +162,30 @@ const retryShape = {
   max_delay: z.number().gt(0).max(3600).default(30),
 };
 const outgoingShape = {
-  enabled: z.boolean().default(true),
-  per_bot: z.number().gt(0).max(100_000).default(30),
-  per_chat: z.number().gt(0).max(100_000).default(1),
-  per_group: z.number().gt(0).max(1_000_000).default(20),
+  enabled: outgoingFields.enabled.default(true),
+  per_bot: outgoingFields.per_bot.default(30),
+  per_chat: outgoingFields.per_chat.default(1),
+  per_group: outgoingFields.per_group.default(20),
 };
 const incomingShape = {
-  enabled: z.boolean().default(false),
-  per_user: int(1, 1_000_000).default(3),
-  window: z.number().gt(0).max(3600).default(1),
+  enabled: incomingFields.enabled.default(false),
+  per_user: incomingFields.per_user.default(3),
+  window: incomingFields.window.default(1),
 };
 // Each default is written once, on its field: an absent section is parsed as `{}` (prefault), which fills them in.
 const limitsShape = {
   retry: nullAsAbsent(z.strictObject(retryShape).prefault({})),
   outgoing: nullAsAbsent(z.strictObject(outgoingShape).prefault({})),
   incoming: nullAsAbsent(z.strictObject(incomingShape).prefault({})),
+};
+const optional = <T extends Record<string, Zod.ZodType>>(fields: T): { [K in keyof T]: Zod.ZodOptional<T[K]> } =>
+  Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.optional()])) as { [K in keyof T]: Zod.ZodOptional<T[K]> };
+const botPollingShape = optional(pollingFields);
+const botOutgoingShape = optional(outgoingFields);
+const botIncomingShape = optional(incomingFields);
+const botLimitsShape = {
+  outgoing: nullAsAbsent(z.strictObject(botOutgoingShape).optional()),
+  incoming: nullAsAbsent(z.strictObject(botIncomingShape).optional()),
 };
 const botShape = {
   id: z.string().regex(ID_PATTERN, {
@@ -179,6 +198,11 @@ const botShape = {
   webhook_secret: emptyAsAbsent(
     z.string().regex(/^[A-Za-z0-9_-]{1,256}$/, { message: "must be 1-256 characters of A-Z, a-z, 0-9, _ and -" }),
   ),
+  // Merged over the top-level app_config (mappings deeply, everything else replaced).
+  app_config: nullAsAbsent(z.record(z.string(), z.unknown()).optional()),
+  api_root: httpUrl.optional(),
+  polling: nullAsAbsent(z.strictObject(botPollingShape).optional()),
+  limits: nullAsAbsent(z.strictObject(botLimitsShape).optional()),
 };
 const topShape = {
   app: z.string().min(1, { message: "must name the app module" }),
@@ -218,6 +242,10 @@ export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
   "limits.outgoing": Object.keys(outgoingShape),
   "limits.incoming": Object.keys(incomingShape),
   "bots[]": Object.keys(botShape),
+  "bots[].polling": Object.keys(botPollingShape),
+  "bots[].limits": Object.keys(botLimitsShape),
+  "bots[].limits.outgoing": Object.keys(botOutgoingShape),
+  "bots[].limits.incoming": Object.keys(botIncomingShape),
 };
 
 /** Which scalar types a field accepts besides strings: what an interpolated string may be coerced to. */

@@ -40,6 +40,8 @@ export interface BotSettings {
     readonly retry: { readonly maxAttempts: number; readonly maxDelayMs: number };
     /** Telegram's outgoing limits, or undefined to send unthrottled. */
     readonly outgoing: OutgoingLimits | undefined;
+    /** The per-user flood limit on incoming updates, or undefined when off. */
+    readonly incoming: { readonly perUser: number; readonly windowMs: number } | undefined;
   };
 }
 
@@ -89,8 +91,6 @@ export interface HostSettings {
   };
   /** Path of the webhook routes: `<pathPrefix>/<botId>`. */
   readonly webhookPathPrefix: string;
-  /** The per-user flood limit on incoming updates, or undefined when off. */
-  readonly incoming: { readonly perUser: number; readonly windowMs: number } | undefined;
   /** Every bot of the file, disabled ones included (`enabled`). */
   readonly bots: readonly BotSettings[];
 }
@@ -130,23 +130,30 @@ export function resolveSettings(config: Config): HostSettings {
       advertiseUrl: config.http.advertise_url,
     },
     webhookPathPrefix: config.webhook.path_prefix,
-    incoming: limits.incoming.enabled ? { perUser: limits.incoming.per_user, windowMs: limits.incoming.window * 1000 } : undefined,
     bots: config.bots.map((bot) => resolveBot(config, bot)),
   });
 }
 
+/**
+ * One bot's settings: its own values where it sets them (`bots[].api_root`, `polling`, `limits.outgoing`,
+ * `limits.incoming`: field by field over the top-level section; `app_config`: merged, see {@link mergeAppConfig}),
+ * the top-level ones elsewhere.
+ */
 function resolveBot(config: Config, bot: BotConfig): BotSettings {
   const { public_url: publicUrl, path_prefix: pathPrefix } = config.webhook;
-  const { retry, outgoing } = config.limits;
+  const { retry } = config.limits;
+  const polling = { ...config.polling, ...bot.polling };
+  const outgoing = { ...config.limits.outgoing, ...bot.limits?.outgoing };
+  const incoming = { ...config.limits.incoming, ...bot.limits?.incoming };
   return {
     id: bot.id,
     token: bot.token,
     enabled: bot.enabled,
     mode: bot.mode,
     allowedUpdates: bot.allowed_updates,
-    apiRoot: config.api_root,
-    appConfig: config.app_config,
-    polling: { limit: config.polling.limit, timeoutMs: config.polling.timeout * 1000, concurrency: config.polling.concurrency },
+    apiRoot: bot.api_root ?? config.api_root,
+    appConfig: bot.app_config === undefined ? config.app_config : mergeAppConfig(config.app_config, bot.app_config),
+    polling: { limit: polling.limit, timeoutMs: polling.timeout * 1000, concurrency: polling.concurrency },
     webhook: {
       url: publicUrl === undefined ? undefined : `${publicUrl}${pathPrefix}/${bot.id}`,
       secret: webhookSecretFor(bot, config.webhook.secret),
@@ -157,8 +164,26 @@ function resolveBot(config: Config, bot: BotConfig): BotSettings {
       outgoing: outgoing.enabled
         ? { perBotPerSecond: outgoing.per_bot, perChatPerSecond: outgoing.per_chat, perGroupPerMinute: outgoing.per_group }
         : undefined,
+      incoming: incoming.enabled ? { perUser: incoming.per_user, windowMs: incoming.window * 1000 } : undefined,
     },
   };
+}
+
+/**
+ * A bot's `app_config` over the top-level one: mappings are merged key by key, at every depth; anything else (a
+ * list, a string, a number, `null`) in the bot's replaces the top-level value whole.
+ */
+export function mergeAppConfig(base: Readonly<Record<string, unknown>>, own: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(own)) {
+    const under = merged[key];
+    merged[key] = isMapping(value) && isMapping(under) ? mergeAppConfig(under, value) : value;
+  }
+  return merged;
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** The settings of the enabled bots. */

@@ -89,10 +89,7 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
   const withReach: RuntimeObserver = reachability === undefined ? metrics : observeBoth(metrics, reachability);
   const observer: RuntimeObserver = options.observer === undefined ? withReach : observeBoth(withReach, options.observer);
   const app = new AppModule(settings.app);
-  const flood: FloodLimit | undefined =
-    settings.incoming === undefined
-      ? undefined
-      : { ...settings.incoming, redis: storage.redis?.dedicated("flood"), onLimited: (bot) => observer.floodLimited(bot) };
+  const flood: FloodLimit = { redis: () => storage.redis?.dedicated("flood"), onLimited: (bot) => observer.floodLimited(bot) };
   const throttled = settings.bots.some((b) => b.limits.outgoing !== undefined);
   const registry: BotRegistry = new BotRegistry(
     {

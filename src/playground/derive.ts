@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { isMap, isScalar, isSeq, parseDocument, type Document } from "yaml";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { parseConfig, type Config } from "../config/index.js";
+import { resolveSettings } from "../config/settings.js";
 
 /** Telegram id of the first playground bot; the others follow. */
 const FIRST_BOT_ID = 7_000_000_001;
@@ -118,6 +119,7 @@ export function deriveConfig(file: UserFile, apiRoot: string, state: StateChoice
     if (b.mode === "webhook" && b.enabled) notes.push(`bot ${b.id} uses webhooks in the file; the playground runs it with polling`);
     doc.deleteIn(["bots", i, "mode"]);
     doc.deleteIn(["bots", i, "webhook_secret"]);
+    doc.deleteIn(["bots", i, "api_root"]); // every bot talks to the local Bot API
   });
   const admins = adminIds(file.config, doc, notes);
   const childEnv = withTokens(env, file.tokenVars);
@@ -130,21 +132,37 @@ export function deriveConfig(file: UserFile, apiRoot: string, state: StateChoice
   return { text, config, env: childEnv, notes, admins };
 }
 
-/** The admins of the app: the private chats of `admin_chats`, or the preset Admin when the list is empty. */
+/**
+ * The admins of the app: for each enabled bot, the private chats of its `admin_chats` (its own `app_config` over
+ * the top-level one), or the preset Admin where that list is empty.
+ */
 function adminIds(config: Config, doc: Document, notes: string[]): number[] {
-  const list = config.app_config.admin_chats;
-  if (!Array.isArray(list)) return [];
-  if (list.length === 0) {
-    setIn(doc, ["app_config", "admin_chats"], [ADMIN_USER_ID]);
-    notes.push(`app_config.admin_chats is empty in the file: the simulated user "Admin" (id ${ADMIN_USER_ID}) is the admin here`);
-    return [ADMIN_USER_ID];
-  }
-  const ids = list.filter((x): x is number => typeof x === "number" && Number.isSafeInteger(x) && x > 0);
-  if (ids.length < list.length) notes.push("admin_chats that are groups are not simulated");
-  return ids;
+  const settings = resolveSettings(config);
+  const ids = new Set<number>();
+  let preset = false;
+  let groups = false;
+  config.bots.forEach((bot, i) => {
+    const list = settings.bots[i]!.appConfig.admin_chats;
+    if (!bot.enabled || !Array.isArray(list)) return;
+    if (list.length > 0) {
+      const own = list.filter((x): x is number => typeof x === "number" && Number.isSafeInteger(x) && x > 0);
+      if (own.length < list.length) groups = true;
+      for (const id of own) ids.add(id);
+      return;
+    }
+    // Where the empty list is written: the bot's own app_config, or the top level.
+    setIn(doc, bot.app_config?.admin_chats !== undefined ? ["bots", i, "app_config", "admin_chats"] : ["app_config", "admin_chats"], [
+      ADMIN_USER_ID,
+    ]);
+    ids.add(ADMIN_USER_ID);
+    preset = true;
+  });
+  if (preset) notes.push(`app_config.admin_chats is empty in the file: the simulated user "Admin" (id ${ADMIN_USER_ID}) is the admin here`);
+  if (groups) notes.push("admin_chats that are groups are not simulated");
+  return [...ids];
 }
 
-function setIn(doc: Document, path: string[], value: unknown): void {
+function setIn(doc: Document, path: Array<string | number>, value: unknown): void {
   // A section written as `redis:` with nothing under it is null: replace it by a mapping first.
   const parent = path.slice(0, -1);
   if (parent.length > 0 && !isMap(doc.getIn(parent, true))) doc.setIn(parent, doc.createNode({}));

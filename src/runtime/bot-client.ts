@@ -105,7 +105,14 @@ export class BotClient {
     }
     const remember = settings.mode === "webhook";
     bot.use((ctx, next) => {
-      bindContext(ctx, { botId: settings.id, appConfig: settings.appConfig, logger: log, remember, lease });
+      bindContext(ctx, {
+        botId: settings.id,
+        appConfig: settings.appConfig,
+        logger: log,
+        remember,
+        lease,
+        incoming: settings.limits.incoming,
+      });
       return next();
     });
     bot.use(shared.pipeline);

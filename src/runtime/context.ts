@@ -31,7 +31,16 @@ export class HostContext extends Context implements SessionFlavor<SessionData> {
 }
 
 // What the host keeps on a context for itself, out of the app's sight.
-const plumbing = new WeakMap<HostContext, { logger: Logger; remember: boolean; lease: Lease | undefined }>();
+/** A bot's per-user flood limit on incoming updates. */
+export interface IncomingLimit {
+  readonly perUser: number;
+  readonly windowMs: number;
+}
+
+const plumbing = new WeakMap<
+  HostContext,
+  { logger: Logger; remember: boolean; lease: Lease | undefined; incoming: IncomingLimit | undefined }
+>();
 
 /**
  * Sets up a context before the app sees it: the bot's id and `app_config`, its logger (for `ctx.log`), and
@@ -40,16 +49,28 @@ const plumbing = new WeakMap<HostContext, { logger: Logger; remember: boolean; l
  */
 export function bindContext(
   ctx: HostContext,
-  o: { botId: string; appConfig: Readonly<Record<string, unknown>>; logger: Logger; remember: boolean; lease?: Lease | undefined },
+  o: {
+    botId: string;
+    appConfig: Readonly<Record<string, unknown>>;
+    logger: Logger;
+    remember: boolean;
+    lease?: Lease | undefined;
+    incoming?: IncomingLimit | undefined;
+  },
 ): void {
   ctx.botId = o.botId;
   ctx.appConfig = o.appConfig;
-  plumbing.set(ctx, { logger: o.logger, remember: o.remember, lease: o.lease });
+  plumbing.set(ctx, { logger: o.logger, remember: o.remember, lease: o.lease, incoming: o.incoming });
 }
 
 /** The lease the update of `ctx` was received under, if the bot is leased. */
 export function leaseOf(ctx: HostContext): Lease | undefined {
   return plumbing.get(ctx)?.lease;
+}
+
+/** The flood limit of the bot that received the update of `ctx`, if it has one. */
+export function incomingOf(ctx: HostContext): IncomingLimit | undefined {
+  return plumbing.get(ctx)?.incoming;
 }
 
 /** Whether the finished update of `ctx` is remembered (see {@link bindContext}). */

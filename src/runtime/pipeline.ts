@@ -7,7 +7,7 @@ import type { Journal } from "../storage/journal.js";
 import type { StateStore } from "../storage/state-store.js";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { attachSession } from "./chat-session.js";
-import { chatKeyOf, leaseOf, remembersUpdate, type HostContext } from "./context.js";
+import { chatKeyOf, incomingOf, leaseOf, remembersUpdate, type HostContext } from "./context.js";
 import { openScope, runInScope } from "./update-scope.js";
 
 /** The two Redis commands the flood limiter uses (an ioredis client has them). */
@@ -16,12 +16,13 @@ export interface FloodCounterStore {
   pexpire(key: string, milliseconds: number): Promise<number>;
 }
 
-/** The optional per-user flood limit on incoming updates (@grammyjs/ratelimiter). */
+/**
+ * The per-user flood limit on incoming updates (@grammyjs/ratelimiter), for the bots whose settings turn it on
+ * (each bot with its own limit and window).
+ */
 export interface FloodLimit {
-  perUser: number;
-  windowMs: number;
-  /** Redis client for counters shared by every process; in memory when absent. */
-  redis?: FloodCounterStore;
+  /** The Redis client of the counters, shared by every process (made on first use); in memory when undefined. */
+  redis: () => FloodCounterStore | undefined;
   /** Told about each update dropped by the limit. */
   onLimited: (botId: string) => void;
 }
@@ -39,7 +40,7 @@ export interface PipelineOptions {
   updates: { readonly maxAttempts: number; readonly handlerTimeoutMs: number };
   /** Whether state expires (a session that was only read is then written back, to start its expiry again). */
   stateExpires: boolean;
-  flood?: FloodLimit | undefined;
+  flood: FloodLimit;
 }
 
 /** The error an update set aside ends with (after it was logged and counted): the letter says why. */
@@ -68,7 +69,7 @@ async function outlives(run: Promise<unknown>, ms: number): Promise<boolean> {
  *    (`{}` at first); after it (handled or failed), its session write, its plugin state writes and its journal
  *    removal go to the store atomically. A handler still running after `handlerTimeoutMs` frees its chat: its
  *    update is set aside, and nothing it does later is sent or committed;
- * 3. optionally the flood limit per user and bot (an update over the limit ends here, still committed);
+ * 3. the flood limit per user, for bots whose settings turn it on (an update over it ends here, still committed);
  * 4. the app.
  * The app's errors still propagate to the caller, after the commit.
  */
@@ -133,20 +134,32 @@ export function createPipeline(o: PipelineOptions): Composer<HostContext> {
     // Not journaled any more: set aside or finished elsewhere (a lease handover); either way nothing is left to do.
     if (letter !== undefined) throw new SetAsideError(letter);
   });
-  if (flood !== undefined) {
-    pipeline.use(
-      limit<HostContext, FloodCounterStore>({
-        limit: flood.perUser,
-        timeFrame: flood.windowMs,
-        storageClient: flood.redis ?? "MEMORY_STORE",
+  // One limiter per distinct limit and window (bots may differ), made when a bot with that limit first needs it.
+  const limiters = new Map<string, Middleware<HostContext>>();
+  const limiterFor = (perUser: number, windowMs: number): Middleware<HostContext> => {
+    const id = `${perUser}/${windowMs}`;
+    let limiter = limiters.get(id);
+    if (limiter === undefined) {
+      limiter = limit<HostContext, FloodCounterStore>({
+        limit: perUser,
+        timeFrame: windowMs,
+        storageClient: flood.redis() ?? "MEMORY_STORE",
         keyPrefix: keys.floodPrefix(),
         keyGenerator: (ctx) => (ctx.from === undefined ? undefined : keys.floodKey(ctx.botId, ctx.from.id)),
         // Called for every update over the limit (not only the first), so the metric counts each drop.
         alwaysReply: true,
         onLimitExceeded: (ctx) => flood.onLimited(ctx.botId),
-      }),
-    );
-  }
+      });
+      limiters.set(id, limiter);
+    }
+    return limiter;
+  };
+  pipeline.use((ctx, next) => {
+    const rule = incomingOf(ctx);
+    if (rule === undefined) return next();
+    const limiter = limiterFor(rule.perUser, rule.windowMs);
+    return typeof limiter === "function" ? limiter(ctx, next) : limiter.middleware()(ctx, next);
+  });
   pipeline.use(app);
   return pipeline;
 }

@@ -26,6 +26,27 @@ describe("bot-host check", () => {
     expect(r.stdout + r.stderr).not.toContain(SUPPORT.split(":")[1]);
   });
 
+  it("--explain prints one bot's effective settings: its own values over the top level, and which are its own", async () => {
+    const env = { SUPPORT_BOT_TOKEN: SUPPORT, SALES_BOT_TOKEN: SALES };
+    const r = await runCli(["check", "--config", resolve(ROOT, "bots.yaml"), "--explain", "sales"], env);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const explained = r.stdout.slice(r.stdout.indexOf("bot sales, as it runs"));
+    expect(explained).toContain(
+      "set by the bot itself: app_config (merged over the top level), limits.outgoing.per_bot; the rest from the top level",
+    );
+    expect(explained).toMatch(/outgoing:\n\s+enabled: true\n\s+per_bot: 20\n\s+per_chat: 1\n\s+per_group: 20/);
+    expect(explained).toMatch(/polling:\n\s+limit: 100\n\s+timeout: 30\n\s+concurrency: 500/);
+    expect(explained).toMatch(/app_config:\n\s+admin_chats: \[\]/);
+    expect(explained).toContain("token: 100002:***");
+    expect(r.stdout + r.stderr).not.toContain(SALES.split(":")[1]);
+    const support = await runCli(["check", "--config", resolve(ROOT, "bots.yaml"), "--explain", "support"], env);
+    expect(support.stdout).toContain("bot support, as it runs (every value from the top level)");
+    expect(support.stdout).toMatch(/per_bot: 30/);
+    const unknown = await runCli(["check", "--config", resolve(ROOT, "bots.yaml"), "--explain", "nobody"], env);
+    expect(unknown).toMatchObject({ code: 2, stderr: expect.stringContaining('no bot "nobody" (bots: support, sales, archive)') });
+  });
+
   it("accepts the order-desk example's bots.yaml", async () => {
     const r = await runCli(["check", "--config", resolve(ROOT, "examples/order-desk/bots.yaml")], {
       SHOP_BOT_TOKEN: SUPPORT,

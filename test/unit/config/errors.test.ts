@@ -420,3 +420,53 @@ describe("secrets in messages", () => {
     expect(err.issues[0]).toStrictEqual({ file: "bots.yaml", line: 1, col: 1, path: "100001:***", message: "bad 100002:***" });
   });
 });
+
+describe("a bot's own settings", () => {
+  it("a wrong type, an out-of-range value and an unknown key in a per-bot override each get their line and field", () => {
+    const text = yaml(
+      "app: ./app.js",
+      "bots:",
+      "  - id: a",
+      `    token: "${T1}"`,
+      "    app_config: [ 1, 2 ]",
+      "    polling:",
+      '      limit: "many"',
+      "      global_concurrency: 5",
+      "    limits:",
+      "      outgoing:",
+      "        per_bot: 0",
+      "        per_second: 3",
+      "    api_root: ftp://example.org",
+    );
+    expect(problems(text)).toEqual([
+      "bots.yaml:5:17 bots[0].app_config: expected a mapping, got a list",
+      "bots.yaml:7:14 bots[0].polling.limit: expected a number, got a string",
+      "bots.yaml:8:7 bots[0].polling.global_concurrency: unknown key (expected one of: limit, timeout, concurrency)",
+      "bots.yaml:11:18 bots[0].limits.outgoing.per_bot: must be > 0",
+      "bots.yaml:12:9 bots[0].limits.outgoing.per_second: unknown key (expected one of: enabled, per_bot, per_chat, per_group)",
+      "bots.yaml:13:15 bots[0].api_root: must be an http:// or https:// URL",
+    ]);
+  });
+
+  it("a valid override parses, keeping only what the bot sets", () => {
+    const c = parse(
+      yaml(
+        "app: ./app.js",
+        "bots:",
+        "  - id: a",
+        `    token: "${T1}"`,
+        "    app_config: { admin_chats: [7] }",
+        "    polling: { limit: 10 }",
+        "    limits: { outgoing: { per_bot: 5 }, incoming: { enabled: true } }",
+        "    api_root: https://bots.example.org",
+      ),
+    );
+    expect(c.bots[0]).toMatchObject({
+      app_config: { admin_chats: [7] },
+      polling: { limit: 10 },
+      limits: { outgoing: { per_bot: 5 }, incoming: { enabled: true } },
+      api_root: "https://bots.example.org",
+    });
+    expect(c.bots[0]!.polling).toStrictEqual({ limit: 10 });
+  });
+});

@@ -91,8 +91,23 @@ describe("parseConfig on valid files", () => {
           mode: "webhook",
           allowed_updates: ["message", "callback_query"],
           webhook_secret: "per-bot_secret-1",
+          app_config: undefined,
+          api_root: undefined,
+          polling: undefined,
+          limits: undefined,
         },
-        { id: "sales", token: T2, enabled: false, mode: "polling", allowed_updates: undefined, webhook_secret: undefined },
+        {
+          id: "sales",
+          token: T2,
+          enabled: false,
+          mode: "polling",
+          allowed_updates: undefined,
+          webhook_secret: undefined,
+          app_config: undefined,
+          api_root: undefined,
+          polling: undefined,
+          limits: undefined,
+        },
       ],
     };
     expect(parse(text, { SUPPORT_BOT_TOKEN: T1 })).toStrictEqual(expected);
@@ -117,7 +132,20 @@ describe("parseConfig on valid files", () => {
         outgoing: { enabled: true, per_bot: 30, per_chat: 1, per_group: 20 },
         incoming: { enabled: false, per_user: 3, window: 1 },
       },
-      bots: [{ id: "a", token: T1, enabled: true, mode: "polling", allowed_updates: undefined, webhook_secret: undefined }],
+      bots: [
+        {
+          id: "a",
+          token: T1,
+          enabled: true,
+          mode: "polling",
+          allowed_updates: undefined,
+          webhook_secret: undefined,
+          app_config: undefined,
+          api_root: undefined,
+          polling: undefined,
+          limits: undefined,
+        },
+      ],
     };
     expect(c).toStrictEqual(expected);
   });

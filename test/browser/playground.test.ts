@@ -131,8 +131,10 @@ describe("bot-host playground in a real browser (support desk of bots.yaml, no t
     const afterKill = await answerAcross("kill", 3, "Unplug it for ten seconds.", 1);
     await page.locator("#host-info", { hasText: "last exit: SIGKILL" }).waitFor();
     console.log(`playground: press -> the bot answered again: restart ${afterRestart} ms, kill ${afterKill} ms`);
-    expect(afterRestart).toBeLessThanOrEqual(2_000);
-    expect(afterKill).toBeLessThanOrEqual(2_000);
+    // Neither waits for a lease to expire (10 s): a restart releases them, a killed host's successor takes them
+    // over. (About a second each on a quiet machine.)
+    expect(afterRestart).toBeLessThan(10_000);
+    expect(afterKill).toBeLessThan(10_000);
 
     // No real token anywhere: not on the page, not in the playground's or the host's log.
     expect(await page.content()).not.toContain(REAL_LOOKING_TOKEN);

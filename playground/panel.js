@@ -47,7 +47,7 @@ export async function refreshPanel() {
   const chat = view.chat === undefined ? undefined : view.data.chats.find((c) => c.key === view.chat);
   if (chat === undefined) {
     $("panel-bot").replaceChildren();
-    for (const id of ["session", "plugins", "journal", "inflight", "deadletters"]) $(id).textContent = "–";
+    for (const id of ["session", "plugins", "journal", "inflight", "deadletters", "campaign"]) $(id).textContent = "–";
     $("logs").replaceChildren();
     $("panel-notes").textContent = "Open a chat to see its state.";
     return;
@@ -70,6 +70,11 @@ export async function refreshPanel() {
   $("journal").textContent = s.journal === undefined ? "–" : String(s.journal);
   $("inflight").textContent = s.inFlight === undefined ? "–" : String(s.inFlight);
   $("deadletters").textContent = s.deadLetters === undefined ? "–" : String(s.deadLetters);
+  const c = s.campaign;
+  $("campaign").textContent =
+    c === undefined
+      ? "–"
+      : `${c.id} ${c.status}: sent ${c.sent}, blocked ${c.blocked}, failed ${c.failed}, left ${c.left + c.inFlight} of ${c.total}`;
   $("panel-notes").textContent = s.notes.join("; ");
   $("logs").replaceChildren(...s.logs.slice(-25).reverse().map(logLine));
 }

@@ -69,6 +69,7 @@ export async function runBench(o: BenchOptions): Promise<number> {
       api_root: undefined,
       polling: undefined,
       limits: undefined,
+      broadcast: undefined,
     })),
   };
   const injectedAt = new Map<string, number>();

@@ -1,7 +1,7 @@
 import { loadConfig, type Config } from "../config/index.js";
 import { resolveSettings, type HostSettings } from "../config/settings.js";
 import { ExitCodes } from "../errors.js";
-import type { DeadLetterChannel } from "../storage/dead-letter-channel.js";
+import type { OperatorChannel } from "../storage/operator-channel.js";
 import type { DeadLetter } from "../storage/dead-letters.js";
 import type { RedisDeadLetters } from "../storage/redis-dead-letters.js";
 import { reportError } from "./print.js";
@@ -15,7 +15,7 @@ export type DeadLetterCommand =
 /**
  * `bot-host dead-letters`: lists the updates the bots set aside (from Redis, so it works while the host is down
  * or crash-looping), hands one back to its bot to run once more, or drops them. Running hosts are told on
- * Redis' `dead-letters` channel.
+ * Redis' `operators` channel.
  */
 export async function runDeadLetters(opts: { config: string }, command: DeadLetterCommand): Promise<number> {
   let config: Config;
@@ -37,11 +37,11 @@ export async function runDeadLetters(opts: { config: string }, command: DeadLett
     process.stderr.write(`${opts.config}: no bot "${bot}" (bots: ${[...known].join(", ")})\n`);
     return ExitCodes.CONFIG;
   }
-  const [{ createRedisClient }, { createKeys }, { RedisDeadLetters }, { DeadLetterChannel }] = await Promise.all([
+  const [{ createRedisClient }, { createKeys }, { RedisDeadLetters }, { OperatorChannel }] = await Promise.all([
     import("../storage/redis-client.js"),
     import("../storage/keys.js"),
     import("../storage/redis-dead-letters.js"),
-    import("../storage/dead-letter-channel.js"),
+    import("../storage/operator-channel.js"),
   ]);
   const redis = createRedisClient(settings.redis, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
   redis.on("error", () => undefined);
@@ -49,7 +49,7 @@ export async function runDeadLetters(opts: { config: string }, command: DeadLett
     await redis.connect();
     const keys = createKeys(settings.keyPrefix);
     const letters = new RedisDeadLetters(redis, keys);
-    const channel = new DeadLetterChannel({ redis, keys });
+    const channel = new OperatorChannel({ redis, keys });
     switch (command.action) {
       case "list": {
         const ids = command.bot === undefined ? [...known] : [command.bot];
@@ -79,7 +79,7 @@ export async function runDeadLetters(opts: { config: string }, command: DeadLett
 async function retry(
   settings: HostSettings,
   letters: RedisDeadLetters,
-  channel: DeadLetterChannel,
+  channel: OperatorChannel,
   bot: string,
   updateId: number,
 ): Promise<number> {

@@ -127,6 +127,50 @@ deadLetters
     process.exitCode = await runDeadLetters(opts, { action: "drop", bot, updateId: id ?? "all" });
   });
 
+const broadcast = program
+  .command("broadcast")
+  .description("send one message to every private chat that wrote to a bot (or to each of every bot), at Telegram's pace");
+broadcast
+  .command("send", { isDefault: true })
+  .description("hand a campaign to the running host(s) and follow it until every recipient was tried")
+  .requiredOption("-c, --config <file>", "path of bots.yaml")
+  .option("--bot <id>", "the bot whose audience gets it")
+  .option("--all", "every enabled bot's audience, each from its own bot")
+  .requiredOption("--text <text>", "the message")
+  .addOption(new Option("--parse-mode <mode>", "Telegram's formatting of the text").choices(["HTML", "MarkdownV2"]))
+  .option("--detach", "return once the campaign is handed over")
+  .action(
+    async (opts: { config: string; bot?: string; all?: boolean; text: string; parseMode?: "HTML" | "MarkdownV2"; detach?: boolean }) => {
+      if ((opts.bot === undefined) === (opts.all !== true)) {
+        process.stderr.write("error: give either --bot ID or --all\n");
+        process.exitCode = ExitCodes.CONFIG;
+        return;
+      }
+      const { runBroadcast } = await import("./broadcast.js");
+      process.exitCode = await runBroadcast(opts, {
+        action: "send",
+        bot: opts.bot,
+        all: opts.all === true,
+        text: opts.text,
+        parseMode: opts.parseMode,
+        detach: opts.detach === true,
+      });
+    },
+  );
+for (const action of ["status", "cancel"] as const) {
+  broadcast
+    .command(action)
+    .description(
+      action === "status" ? "list the campaigns (or one), with their counts" : "stop a running campaign (the one running, or ID)",
+    )
+    .argument("[id]", "a campaign id")
+    .requiredOption("-c, --config <file>", "path of bots.yaml")
+    .action(async (id: string | undefined, opts: { config: string }) => {
+      const { runBroadcast } = await import("./broadcast.js");
+      process.exitCode = await runBroadcast(opts, { action, id });
+    });
+}
+
 program
   .command("playground")
   .description("run the config's bots against a local fake Bot API (no token, no network) and chat with them in a browser")

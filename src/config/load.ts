@@ -67,6 +67,8 @@ export interface Config {
     readonly outgoing: { readonly enabled: boolean; readonly per_bot: number; readonly per_chat: number; readonly per_group: number };
     readonly incoming: { readonly enabled: boolean; readonly per_user: number; readonly window: number };
   };
+  /** Broadcasts: record each bot's audience; a campaign's pace (messages per second) and whether it is paid. */
+  readonly broadcast: { readonly audience: boolean; readonly rate: number; readonly paid: boolean };
   readonly bots: ReadonlyArray<{
     readonly id: string;
     readonly token: string;
@@ -90,6 +92,7 @@ export interface Config {
           readonly incoming?: { readonly enabled?: boolean; readonly per_user?: number; readonly window?: number };
         }
       | undefined;
+    readonly broadcast: { readonly audience?: boolean; readonly rate?: number; readonly paid?: boolean } | undefined;
   }>;
 }
 
@@ -167,6 +170,7 @@ export function parseConfig(text: string, o: ParseOptions): Config {
   }
   for (const found of [
     ...duplicates(data, positions),
+    ...broadcastRates(data, positions),
     ...webhookWithoutServer(data, positions),
     ...leasesWithoutRedis(data, positions),
     ...redisTargets(data, positions),
@@ -234,6 +238,7 @@ function normalize(raw: RawConfig, baseDir: string): Config {
       secret: webhook.secret,
       max_connections: webhook.max_connections,
     },
+    broadcast: { ...raw.broadcast },
     limits: { retry: { ...raw.limits.retry }, outgoing: { ...raw.limits.outgoing }, incoming: { ...raw.limits.incoming } },
     bots: raw.bots.map((b) => ({
       id: b.id,
@@ -245,6 +250,7 @@ function normalize(raw: RawConfig, baseDir: string): Config {
       app_config: b.app_config,
       api_root: b.api_root,
       polling: b.polling === undefined ? undefined : definedOnly(b.polling),
+      broadcast: b.broadcast === undefined ? undefined : definedOnly(b.broadcast),
       limits:
         b.limits === undefined
           ? undefined
@@ -360,4 +366,27 @@ function deepFreeze<T>(value: T): T {
 /** `o` without its undefined fields (an absent override and one written empty compare equal on reload). */
 function definedOnly<T extends object>(o: T): T {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
+
+// 30 messages a second is Telegram's limit for a bot; paid broadcasts go beyond it.
+function broadcastRates(data: unknown, positions: Map<string, FieldPosition>): Found[] {
+  const top = (k: string): unknown => valueAt(data, ["broadcast", k]);
+  const out: Found[] = [];
+  const check = (path: Path, rate: unknown, paid: unknown): void => {
+    if (typeof rate === "number" && rate > 30 && paid !== true) {
+      out.push({
+        at: positionOf(positions, path),
+        path: formatPath(path),
+        message:
+          "above Telegram's 30 messages per second per bot: lower it, or set broadcast.paid: true for paid broadcasts (up to 1000 per second)",
+      });
+    }
+  };
+  check(["broadcast", "rate"], top("rate"), top("paid"));
+  botsOf(data).forEach((b, i) => {
+    const own = (b.broadcast ?? {}) as Record<string, unknown>;
+    if (own.rate === undefined && own.paid === undefined) return;
+    check(["bots", i, "broadcast", own.rate !== undefined ? "rate" : "paid"], own.rate ?? top("rate"), own.paid ?? top("paid"));
+  });
+  return out;
 }

@@ -131,6 +131,7 @@ const outgoingFields = {
   per_chat: z.number().gt(0).max(100_000),
   per_group: z.number().gt(0).max(1_000_000),
 };
+const broadcastFields = { audience: z.boolean(), rate: z.number().gt(0).max(1000), paid: z.boolean() };
 const incomingFields = { enabled: z.boolean(), per_user: int(1, 1_000_000), window: z.number().gt(0).max(3600) };
 const pollingShape = {
   limit: pollingFields.limit.default(100),
@@ -172,6 +173,14 @@ const incomingShape = {
   per_user: incomingFields.per_user.default(3),
   window: incomingFields.window.default(1),
 };
+const broadcastShape = {
+  // Record the private chats that write to each bot (the audience of a broadcast).
+  audience: broadcastFields.audience.default(true),
+  // Messages per second a campaign may send (what the bot's limit leaves after replies, at most this).
+  rate: broadcastFields.rate.default(20),
+  // Paid broadcasts (allow_paid_broadcast): up to 1000 messages per second, charged in Telegram Stars.
+  paid: broadcastFields.paid.default(false),
+};
 // Each default is written once, on its field: an absent section is parsed as `{}` (prefault), which fills them in.
 const limitsShape = {
   retry: nullAsAbsent(z.strictObject(retryShape).prefault({})),
@@ -181,6 +190,7 @@ const limitsShape = {
 const optional = <T extends Record<string, Zod.ZodType>>(fields: T): { [K in keyof T]: Zod.ZodOptional<T[K]> } =>
   Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, v.optional()])) as { [K in keyof T]: Zod.ZodOptional<T[K]> };
 const botPollingShape = optional(pollingFields);
+const botBroadcastShape = optional(broadcastFields);
 const botOutgoingShape = optional(outgoingFields);
 const botIncomingShape = optional(incomingFields);
 const botLimitsShape = {
@@ -203,6 +213,7 @@ const botShape = {
   api_root: httpUrl.optional(),
   polling: nullAsAbsent(z.strictObject(botPollingShape).optional()),
   limits: nullAsAbsent(z.strictObject(botLimitsShape).optional()),
+  broadcast: nullAsAbsent(z.strictObject(botBroadcastShape).optional()),
 };
 const topShape = {
   app: z.string().min(1, { message: "must name the app module" }),
@@ -217,6 +228,7 @@ const topShape = {
   http: nullAsAbsent(z.strictObject(httpShape).prefault({})),
   webhook: nullAsAbsent(z.strictObject(webhookShape).prefault({})),
   limits: nullAsAbsent(z.strictObject(limitsShape).prefault({})),
+  broadcast: nullAsAbsent(z.strictObject(broadcastShape).prefault({})),
   bots: z.array(z.strictObject(botShape)),
 };
 
@@ -242,6 +254,8 @@ export const ALLOWED_KEYS: Readonly<Record<string, readonly string[]>> = {
   "limits.outgoing": Object.keys(outgoingShape),
   "limits.incoming": Object.keys(incomingShape),
   "bots[]": Object.keys(botShape),
+  broadcast: Object.keys(broadcastShape),
+  "bots[].broadcast": Object.keys(botBroadcastShape),
   "bots[].polling": Object.keys(botPollingShape),
   "bots[].limits": Object.keys(botLimitsShape),
   "bots[].limits.outgoing": Object.keys(botOutgoingShape),

@@ -36,6 +36,8 @@ export interface BotSettings {
     readonly secret: string;
     readonly maxConnections: number;
   };
+  /** Broadcasts: whether the bot's audience is recorded, a campaign's pace, and whether it is a paid broadcast. */
+  readonly broadcast: { readonly audience: boolean; readonly perSecond: number; readonly paid: boolean };
   readonly limits: {
     readonly retry: { readonly maxAttempts: number; readonly maxDelayMs: number };
     /** Telegram's outgoing limits, or undefined to send unthrottled. */
@@ -136,7 +138,7 @@ export function resolveSettings(config: Config): HostSettings {
 
 /**
  * One bot's settings: its own values where it sets them (`bots[].api_root`, `polling`, `limits.outgoing`,
- * `limits.incoming`: field by field over the top-level section; `app_config`: merged, see {@link mergeAppConfig}),
+ * `limits.incoming`, `broadcast`: field by field over the top-level section; `app_config`: merged, see {@link mergeAppConfig}),
  * the top-level ones elsewhere.
  */
 function resolveBot(config: Config, bot: BotConfig): BotSettings {
@@ -145,6 +147,7 @@ function resolveBot(config: Config, bot: BotConfig): BotSettings {
   const polling = { ...config.polling, ...bot.polling };
   const outgoing = { ...config.limits.outgoing, ...bot.limits?.outgoing };
   const incoming = { ...config.limits.incoming, ...bot.limits?.incoming };
+  const broadcast = { ...config.broadcast, ...bot.broadcast };
   return {
     id: bot.id,
     token: bot.token,
@@ -159,6 +162,7 @@ function resolveBot(config: Config, bot: BotConfig): BotSettings {
       secret: webhookSecretFor(bot, config.webhook.secret),
       maxConnections: config.webhook.max_connections,
     },
+    broadcast: { audience: broadcast.audience, perSecond: broadcast.rate, paid: broadcast.paid },
     limits: {
       retry: { maxAttempts: retry.max_attempts, maxDelayMs: retry.max_delay * 1000 },
       outgoing: outgoing.enabled

@@ -80,11 +80,11 @@ export class Host {
   }
 
   private async doStart(): Promise<StartReport> {
-    const { storage, deadLetterWatch, http, app, watcher, fleet } = this.services;
+    const { storage, operatorWatch, http, app, watcher, fleet } = this.services;
     if (this.current.redis === undefined) {
       this.log.warn("no Redis configured: state lives in this process only, is lost on restart and is not shared between processes");
     }
-    const parts = ([storage, deadLetterWatch, http, app, watcher] as Array<Component | undefined>).filter((p) => p !== undefined);
+    const parts = ([storage, operatorWatch, http, app, watcher] as Array<Component | undefined>).filter((p) => p !== undefined);
     for (const part of parts) {
       if ((await this.unlessStopped(part.start())) === STOPPED) return fleet.report();
     }

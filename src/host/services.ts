@@ -8,7 +8,7 @@ import { createWebhookHandler } from "../http/webhook-handler.js";
 import { createWebhookRouter } from "../http/webhook-router.js";
 import { BotFleet } from "../lifecycle/bot-fleet.js";
 import { ConfigWatcher } from "../lifecycle/config-watcher.js";
-import { DeadLetterWatch } from "../lifecycle/dead-letter-watch.js";
+import { OperatorWatch } from "../lifecycle/operator-watch.js";
 import { createOwnership } from "../lifecycle/leased-bots.js";
 import { BotApiReachability } from "../lifecycle/reachability.js";
 import { instanceName, newInstanceId } from "../lifecycle/instance-id.js";
@@ -17,7 +17,7 @@ import { AppModule } from "../runtime/app-loader.js";
 import { observeBoth, type RuntimeObserver } from "../runtime/observer.js";
 import { createPipeline, type FloodLimit } from "../runtime/pipeline.js";
 import { BotRegistry } from "../runtime/registry.js";
-import { DeadLetterChannel } from "../storage/dead-letter-channel.js";
+import { OperatorChannel } from "../storage/operator-channel.js";
 import { createStorage, type Storage } from "../storage/storage.js";
 import { createSharedTransport, type SharedTransport } from "../transport/shared-transport.js";
 
@@ -54,7 +54,7 @@ export interface Services {
   readonly fleet: BotFleet;
   readonly watcher: ConfigWatcher | undefined;
   /** With Redis: acts on operators' dead-letter commands (`bot-host dead-letters retry|drop`). */
-  readonly deadLetterWatch: DeadLetterWatch | undefined;
+  readonly operatorWatch: OperatorWatch | undefined;
   /** The host's status now (for `/readyz` and `Host.status()`). */
   status(): HostStatus;
 }
@@ -79,7 +79,10 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
   const { keys } = storage;
   const transport = createSharedTransport({ connections: settings.http.maxSockets });
   const metrics: HostMetrics = new HostMetrics({
-    bots: () => fleet.statuses().map((s) => ({ id: s.id, up: s.state === "running", inFlight: s.inFlight, deadLetters: s.deadLetters })),
+    bots: () =>
+      fleet
+        .statuses()
+        .map((s) => ({ id: s.id, up: s.state === "running", inFlight: s.inFlight, deadLetters: s.deadLetters, audience: s.audience })),
     redisConnected: () => (storage.durable ? storage.health().ok : undefined),
     ownedBots: () => fleet.ownership?.ownedIds().length,
     botApiReachable: () => (fleet.ownership === undefined ? undefined : !fleet.ownership.reachabilityView().cutOff),
@@ -96,6 +99,7 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
       transport,
       journal: storage.journal,
       deadLetters: storage.deadLetters,
+      campaigns: storage.campaigns,
       botInfo: storage.botInfo,
       admission: new Admission(settings.globalConcurrency),
       pipeline: createPipeline({
@@ -172,15 +176,15 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
     options.configPath !== undefined && options.watchConfig !== false
       ? new ConfigWatcher({ path: options.configPath, logger, onChange: () => void hooks.reload("file watch") })
       : undefined;
-  const deadLetterWatch =
+  const operatorWatch =
     storage.redis === undefined
       ? undefined
-      : new DeadLetterWatch({
-          channel: new DeadLetterChannel({ redis: storage.redis.client, subscriber: storage.redis.dedicated("events"), keys }),
+      : new OperatorWatch({
+          channel: new OperatorChannel({ redis: storage.redis.client, subscriber: storage.redis.dedicated("events"), keys }),
           registry,
           logger,
         });
-  return { storage, transport, metrics, http, app, fleet, watcher, deadLetterWatch, status };
+  return { storage, transport, metrics, http, app, fleet, watcher, operatorWatch, status };
 }
 
 /** One `getMe` of the first enabled bot through the shared transport: `true` when Telegram answered (any code below 500). */

@@ -3,8 +3,8 @@ import type { LeaseEventKind, RuntimeObserver } from "../runtime/observer.js";
 
 /** What the metrics read on every scrape (kept as callbacks so nothing is counted twice). */
 export interface MetricsSources {
-  /** Per bot: state, updates in flight, and dead letters (set-aside updates) waiting for an operator. */
-  bots(): Iterable<{ id: string; up: boolean; inFlight: number; deadLetters: number }>;
+  /** Per bot: state, updates in flight, dead letters (set-aside updates) waiting for an operator, audience size. */
+  bots(): Iterable<{ id: string; up: boolean; inFlight: number; deadLetters: number; audience: number }>;
   /** Whether Redis takes writes; undefined without Redis. */
   redisConnected(): boolean | undefined;
   /** How many bots this instance owns by lease; undefined when leases are off. */
@@ -31,6 +31,7 @@ export class HostMetrics implements RuntimeObserver {
   private readonly throttleWait: Counter<"bot" | "method">;
   private readonly floodLimits: Counter<"bot">;
   private readonly deadLetters: Counter<"bot" | "reason">;
+  private readonly broadcastMessages: Counter<"bot" | "campaign" | "outcome">;
   private readonly leaseEvents: Counter<"bot" | "event">;
 
   constructor(sources: MetricsSources) {
@@ -118,6 +119,22 @@ export class HostMetrics implements RuntimeObserver {
       help: "Updates set aside as dead letters, by bot and reason (crashed: started updates.max_attempts times; timeout)",
       labelNames: ["bot", "reason"],
       registers,
+    });
+    this.broadcastMessages = new Counter({
+      name: "bot_host_broadcast_messages_total",
+      help: "Broadcast messages by bot, campaign and outcome (sent; blocked: the chat answered 403 and left the audience; failed)",
+      labelNames: ["bot", "campaign", "outcome"],
+      registers,
+    });
+    new Gauge({
+      name: "bot_host_audience",
+      help: "Private chats a broadcast of the bot would reach (its audience), for each bot running here",
+      labelNames: ["bot"],
+      registers,
+      collect() {
+        this.reset();
+        for (const b of sources.bots()) this.set({ bot: b.id }, b.audience);
+      },
     });
     new Gauge({
       name: "bot_host_dead_letters",
@@ -208,6 +225,10 @@ export class HostMetrics implements RuntimeObserver {
 
   deadLettered(bot: string, reason: string): void {
     this.deadLetters.inc({ bot, reason });
+  }
+
+  broadcastSent(bot: string, campaign: string, outcome: string): void {
+    this.broadcastMessages.inc({ bot, campaign, outcome });
   }
 
   /** A config reload was applied or rejected. */

@@ -94,6 +94,16 @@ export class LocalBotApi {
     this.bots.remove(token);
   }
 
+  /**
+   * The user of the private chat `chatId` blocks the bot (`false`: unblocks it): calls into that chat answer 403
+   * "Forbidden: bot was blocked by the user", as Telegram does.
+   */
+  blockBot(token: string, chatId: number, blocked = true): void {
+    const set = this.bots.get(token).state.blocked;
+    if (blocked) set.add(String(chatId));
+    else set.delete(String(chatId));
+  }
+
   /** Queues an update for a bot (any `update_id` in it is replaced) and returns the update_id it got. */
   inject(token: string, update: UpdateBody): number {
     return this.bots.get(token).state.inject(update);

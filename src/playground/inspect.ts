@@ -1,5 +1,7 @@
 import { Redis } from "ioredis";
+import type { CampaignState } from "../storage/campaign-store.js";
 import { createKeys, type KeyBuilder } from "../storage/keys.js";
+import { RedisCampaignStore } from "../storage/redis-campaign-store.js";
 
 /** What the side panel shows for one chat of one bot. */
 export interface ChatState {
@@ -13,6 +15,8 @@ export interface ChatState {
   inFlight?: number;
   /** `bot_host_dead_letters` of the bot (updates set aside), from the host's /metrics. */
   deadLetters?: number;
+  /** The bot's latest broadcast campaign, with its progress (Redis only). */
+  campaign?: CampaignState;
   /** Why a value is missing. */
   notes: string[];
 }
@@ -77,6 +81,8 @@ export class StateInspector {
       ]);
       out.session = parse(session);
       out.journal = journal;
+      const [latest] = await new RedisCampaignStore(this.redis, this.keys).list(botId);
+      if (latest !== undefined) out.campaign = latest;
       out.plugins = {};
       if (pluginKeys.length > 0) {
         const values = await this.redis.mget(...pluginKeys);

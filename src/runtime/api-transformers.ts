@@ -1,7 +1,7 @@
 import type { Api } from "grammy";
 import type { Redis } from "ioredis";
 import type { Logger } from "../logging/logger.js";
-import { createRetryPolicy, createRetryTransformer, FloodWaits } from "../transport/retry.js";
+import { chatOf, createRetryPolicy, createRetryTransformer, FloodWaits } from "../transport/retry.js";
 import { createThrottle, isThrottled, type Throttle, type ThrottleLimits } from "../transport/throttle.js";
 import type { RuntimeObserver } from "./observer.js";
 
@@ -15,6 +15,10 @@ export interface ApiTransformerOptions {
   outgoing: ThrottleLimits | undefined;
   /** When set, the bot's overall limit is kept in Redis, shared by every process. */
   cluster: { redis: Redis; key: (botId: string) => string } | undefined;
+  /** The pace of broadcast messages (background calls), and whether they are paid broadcasts. */
+  background?: { perSecond: number; paid: boolean };
+  /** Told of a chat that answered 403 (the user blocked the bot, or is gone): it is no broadcast target any more. */
+  onForbidden?: (chatKey: string) => void;
 }
 
 /**
@@ -31,6 +35,10 @@ export function installApiTransformers(api: Api, o: ApiTransformerOptions): Thro
     prev(method, payload, signal).then(
       (res) => {
         observer.apiCall(bot, method, res.ok ? undefined : String(res.error_code));
+        if (!res.ok && res.error_code === 403 && o.onForbidden !== undefined) {
+          const chat = chatOf(payload);
+          if (chat !== undefined) o.onForbidden(chat);
+        }
         return res;
       },
       (err: unknown) => {
@@ -64,6 +72,7 @@ export function installApiTransformers(api: Api, o: ApiTransformerOptions): Thro
     maxDelayMs: o.retry.maxDelayMs,
     waits,
     ...(o.cluster === undefined ? {} : { cluster: { redis: o.cluster.redis, key: o.cluster.key(bot) } }),
+    ...(o.background === undefined ? {} : { background: o.background }),
     onWait: (method, waitMs) => {
       if (waitMs <= 0) return;
       observer.throttled(bot, method, waitMs / 1000);

@@ -7,7 +7,7 @@ import type { Logger } from "../logging/logger.js";
 import type { SharedTransport } from "../transport/shared-transport.js";
 import type { Throttle } from "../transport/throttle.js";
 import { installApiTransformers } from "./api-transformers.js";
-import { HostContext, bindContext } from "./context.js";
+import { HostContext, bindContext, type AudienceHook } from "./context.js";
 import { createGetUpdates, type GetUpdates } from "./get-updates.js";
 import type { Lease } from "./lease.js";
 import { updateTypeOf, type RuntimeObserver } from "./observer.js";
@@ -23,6 +23,18 @@ export interface BotClientShared {
   sendWindow: { redis: Redis; key: (botId: string) => string } | undefined;
 }
 
+/** What a {@link BotClient} tells its bot's runner. */
+export interface BotClientHooks {
+  /** An update was set aside as a dead letter (after it was logged and counted). */
+  onSetAside?: (letter: DeadLetter) => void;
+  /** An update was left journaled because a Bot API call could not reach Telegram. */
+  onStranded?: (updateId: number) => void;
+  /** Set when the bot records its audience: a private chat joined it. */
+  audience?: AudienceHook;
+  /** A chat answered 403 (it blocked the bot, or is gone). */
+  onForbidden?: (chatKey: string) => void;
+}
+
 /**
  * One bot's grammY side: its Bot API client on the shared transport, its `Bot` running the shared pipeline
  * with the host's transformers (metrics, retries, the outgoing throttle and, when leased, the lease guard), and
@@ -34,10 +46,7 @@ export class BotClient {
     private readonly shared: BotClientShared,
     private readonly log: Logger,
     private readonly lease: Lease | undefined,
-    /** Told of each update set aside as a dead letter (after it was logged and counted). */
-    private readonly onSetAside: (letter: DeadLetter) => void = () => {},
-    /** Told of each update left journaled because a Bot API call could not reach Telegram. */
-    private readonly onStranded: (updateId: number) => void = () => {},
+    private readonly hooks: BotClientHooks = {},
   ) {}
 
   /** How long any Bot API call may take: a long poll plus a margin (ms). */
@@ -93,6 +102,8 @@ export class BotClient {
       retry: settings.limits.retry,
       outgoing: settings.limits.outgoing,
       cluster: settings.limits.outgoing === undefined ? undefined : shared.sendWindow,
+      background: settings.broadcast,
+      ...(this.hooks.onForbidden === undefined ? {} : { onForbidden: this.hooks.onForbidden }),
     });
     // Outermost: no call is sent while the lease is in doubt (it waits for the next renewal's answer), and none
     // once another instance took it.
@@ -112,6 +123,7 @@ export class BotClient {
         remember,
         lease,
         incoming: settings.limits.incoming,
+        audience: this.hooks.audience,
       });
       return next();
     });
@@ -147,13 +159,13 @@ export class BotClient {
             ? "update set aside: its handler ran past updates.handler_timeout; its chat goes on (see `bot-host dead-letters`)"
             : "update set aside: it was started updates.max_attempts times without finishing; its chat goes on (see `bot-host dead-letters`)",
         );
-        this.onSetAside(letter);
+        this.hooks.onSetAside?.(letter);
       } else if (cause instanceof HttpError) {
         this.log.warn(
           { update_id: update.update_id, err: cause.error },
           "a Bot API call of this update could not reach Telegram: the update stays in the journal and runs again once calls get through",
         );
-        this.onStranded(update.update_id);
+        this.hooks.onStranded?.(update.update_id);
       } else if (isBotHostError(cause) && cause.code === ErrorCodes.LEASE_LOST) {
         observer.leaseEvent(botId, "fenced");
         this.log.warn(

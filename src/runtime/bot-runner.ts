@@ -4,7 +4,9 @@ import { isBotHostError, ErrorCodes, type ErrorCode } from "../errors.js";
 import type { BotSettings } from "../config/settings.js";
 import type { Logger } from "../logging/logger.js";
 import type { BotInfoStore } from "../storage/bot-info-store.js";
+import type { CampaignStore } from "../storage/campaign-store.js";
 import type { DeadLetters } from "../storage/dead-letters.js";
+import { Broadcaster } from "./broadcaster.js";
 import type { Journal } from "../storage/journal.js";
 import { resolveBotInfo } from "./bot-info.js";
 import { Admission } from "./admission.js";
@@ -44,12 +46,15 @@ export interface BotStatus {
   readonly inFlight: number;
   /** Updates of this bot set aside (dead letters) and waiting for an operator. */
   readonly deadLetters: number;
+  /** Private chats a broadcast of this bot would reach. */
+  readonly audience: number;
 }
 
 /** What a {@link BotRunner} shares with every other bot. */
 export interface BotRunnerShared extends BotClientShared {
   journal: Journal;
   deadLetters: DeadLetters;
+  campaigns: CampaignStore;
   botInfo: BotInfoStore;
   admission: Admission;
   /** After this long (ms) a webhook request is answered and its update finishes in the background. */
@@ -76,6 +81,10 @@ export class BotRunner {
   private stopping: BotStop | undefined;
   private readonly client: BotClient;
   private deadLetters = 0;
+  /** Private chats a broadcast of this bot would reach (counted at start, then as chats join and leave). */
+  private audience = 0;
+  /** Runs the bot's broadcast campaigns while the bot runs here. */
+  private broadcaster: Broadcaster | undefined;
   /** Updates left journaled because a Bot API call could not reach Telegram: run again once polling gets through. */
   private readonly stranded = new Set<number>();
 
@@ -87,14 +96,12 @@ export class BotRunner {
     private readonly lease?: Lease,
   ) {
     this.log = logger.child({ bot: settings.id });
-    this.client = new BotClient(
-      settings,
-      shared,
-      this.log,
-      lease,
-      () => this.deadLetters++,
-      (id) => this.stranded.add(id),
-    );
+    const audience = settings.broadcast.audience;
+    this.client = new BotClient(settings, shared, this.log, lease, {
+      onSetAside: () => this.deadLetters++,
+      onStranded: (id) => this.stranded.add(id),
+      ...(audience ? { audience: { joined: () => this.audience++ }, onForbidden: (chat: string) => void this.forget(chat) } : {}),
+    });
   }
 
   get id(): string {
@@ -103,8 +110,27 @@ export class BotRunner {
 
   /** Where the bot is now. */
   status(): BotStatus {
-    const status = { id: this.id, state: this.state, inFlight: this.intake?.inFlight().length ?? 0, deadLetters: this.deadLetters };
+    const status = {
+      id: this.id,
+      state: this.state,
+      inFlight: this.intake?.inFlight().length ?? 0,
+      deadLetters: this.deadLetters,
+      audience: this.audience,
+    };
     return this.problem === undefined ? status : { ...status, problem: this.problem };
+  }
+
+  /** A chat answered 403: it leaves the audience. */
+  private async forget(chat: string): Promise<void> {
+    await this.shared.campaigns
+      .forget(this.id, chat)
+      .catch((err: unknown) => this.log.warn({ err }, "could not drop a blocked chat from the audience"));
+    this.audience = Math.max(0, this.audience - 1);
+  }
+
+  /** A broadcast campaign of this bot was created (or cancelled): the bot looks at its campaigns again. */
+  pokeBroadcasts(): void {
+    if (this.state === "running") this.broadcaster?.poke();
   }
 
   /** Records `error` as the last error known of the updates running now. */
@@ -182,8 +208,22 @@ export class BotRunner {
     void this.throttle?.stop();
     const { bot, throttle } = this.client.createBot(info);
     this.throttle = throttle;
-    const [journal, deadLetters] = await Promise.all([shared.journal.load(settings.id), shared.deadLetters.count(settings.id)]);
+    const [journal, deadLetters, audience] = await Promise.all([
+      shared.journal.load(settings.id),
+      shared.deadLetters.count(settings.id),
+      shared.campaigns.audienceSize(settings.id),
+    ]);
     this.deadLetters = deadLetters;
+    this.audience = audience;
+    this.broadcaster = new Broadcaster({
+      botId: settings.id,
+      api: bot.api,
+      store: shared.campaigns,
+      pace: settings.broadcast,
+      throttled: settings.limits.outgoing !== undefined,
+      observer: shared.observer,
+      log: this.log,
+    });
     if (this.abort.signal.aborted) return;
     const consume = (u: Update): Promise<void> => this.client.consume(bot, u);
     this.webhook =
@@ -225,6 +265,7 @@ export class BotRunner {
     await this.intake.start();
     this.state = "running";
     this.problem = undefined;
+    this.broadcaster.poke();
     this.log.info(
       { username: info.username, mode: settings.mode, replayed: journal.pending.length, botinfo_cached: cached },
       "bot started",
@@ -330,6 +371,7 @@ export class BotRunner {
   }
 
   private async drain(): Promise<void> {
+    await this.broadcaster?.stop();
     await this.retryLoop;
     await this.intake?.drained();
   }

@@ -37,10 +37,21 @@ export interface IncomingLimit {
   readonly windowMs: number;
 }
 
-const plumbing = new WeakMap<
-  HostContext,
-  { logger: Logger; remember: boolean; lease: Lease | undefined; incoming: IncomingLimit | undefined }
->();
+/** What a bot does with the private chats that write to it (the audience of its broadcasts). */
+export interface AudienceHook {
+  /** A chat joined the audience now. */
+  joined(): void;
+}
+
+interface Plumbing {
+  logger: Logger;
+  remember: boolean;
+  lease: Lease | undefined;
+  incoming: IncomingLimit | undefined;
+  audience: AudienceHook | undefined;
+}
+
+const plumbing = new WeakMap<HostContext, Plumbing>();
 
 /**
  * Sets up a context before the app sees it: the bot's id and `app_config`, its logger (for `ctx.log`), and
@@ -56,11 +67,18 @@ export function bindContext(
     remember: boolean;
     lease?: Lease | undefined;
     incoming?: IncomingLimit | undefined;
+    /** Set when the bot records its audience (`broadcast.audience`). */
+    audience?: AudienceHook | undefined;
   },
 ): void {
   ctx.botId = o.botId;
   ctx.appConfig = o.appConfig;
-  plumbing.set(ctx, { logger: o.logger, remember: o.remember, lease: o.lease, incoming: o.incoming });
+  plumbing.set(ctx, { logger: o.logger, remember: o.remember, lease: o.lease, incoming: o.incoming, audience: o.audience });
+}
+
+/** The audience hook of the bot that received the update of `ctx`, when it records its audience. */
+export function audienceOf(ctx: HostContext): AudienceHook | undefined {
+  return plumbing.get(ctx)?.audience;
 }
 
 /** The lease the update of `ctx` was received under, if the bot is leased. */

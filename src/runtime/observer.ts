@@ -25,6 +25,8 @@ export interface RuntimeObserver {
   leaseEvent(bot: string, event: LeaseEventKind): void;
   /** An update was set aside as a dead letter, because it `crashed` too often or ran into the `timeout`. */
   deadLettered(bot: string, reason: string): void;
+  /** A broadcast campaign's message to one recipient ended: `sent`, `blocked` (403) or `failed`. */
+  broadcastSent(bot: string, campaign: string, outcome: string): void;
 }
 
 /** See {@link RuntimeObserver.leaseEvent}; `given_up`: handed over because this instance cannot reach the Bot API. */
@@ -40,6 +42,7 @@ export const silentObserver: RuntimeObserver = {
   floodLimited() {},
   leaseEvent() {},
   deadLettered() {},
+  broadcastSent() {},
 };
 
 /** The type of an update: its one field besides `update_id` (`message`, `callback_query`, ...). */

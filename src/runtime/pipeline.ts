@@ -7,7 +7,7 @@ import type { Journal } from "../storage/journal.js";
 import type { StateStore } from "../storage/state-store.js";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { attachSession } from "./chat-session.js";
-import { chatKeyOf, incomingOf, leaseOf, remembersUpdate, type HostContext } from "./context.js";
+import { audienceOf, chatKeyOf, incomingOf, leaseOf, remembersUpdate, type HostContext } from "./context.js";
 import { openScope, runInScope } from "./update-scope.js";
 
 /** The two Redis commands the flood limiter uses (an ioredis client has them). */
@@ -87,8 +87,12 @@ export function createPipeline(o: PipelineOptions): Composer<HostContext> {
     const updateId = ctx.update.update_id;
     const lease = leaseOf(ctx);
     const key = sessionKey(ctx);
-    const begun = await journal.begin(botId, updateId, { maxAttempts, read: key, fence: lease?.token });
+    const audience = audienceOf(ctx);
+    // The audience of a broadcast: private chats only (a group is no broadcast target).
+    const member = audience !== undefined && ctx.chat?.type === "private" ? String(ctx.chat.id) : undefined;
+    const begun = await journal.begin(botId, updateId, { maxAttempts, read: key, fence: lease?.token, audience: member });
     if (!begun.run) throw new SetAsideError(begun.letter);
+    if (begun.joined) audience?.joined();
     const sessionWrites = attachSession(ctx, key, begun.value, o.stateExpires);
     const scope = openScope(ctx, state, keys);
     const run = runInScope(scope, next);

@@ -59,10 +59,11 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
 `,
   },
-  // KEYS: journal, attempts, dead letters, lease, fence counter, and optionally a state key to read. ARGV: update id, max
-  // attempts, fence token, now (ms), the error to record when none is known. Counts a start, or (after max
-  // attempts) moves the update to the dead letters. Returns {1, attempt, value of the state key or false} or
-  // {0, record JSON, update JSON}.
+  // KEYS: journal, attempts, dead letters, lease, fence counter, audience, and optionally a state key to read.
+  // ARGV: update id, max attempts, fence token, now (ms), the error to record when none is known, a private chat
+  // to record in the audience ('' = none). Counts a start (and records the chat), or (after max attempts) moves
+  // the update to the dead letters. Returns {1, attempt, value of the state key or false, 1 if the chat joined
+  // the audience} or {0, record JSON, update JSON}.
   bhBegin: {
     lua: `
 ${fence("ARGV[3]", "KEYS[4]", "KEYS[5]")}
@@ -79,8 +80,10 @@ if n >= tonumber(ARGV[2]) then
   end
 end
 redis.call('HSET', KEYS[2], ARGV[1], n + 1)
-if #KEYS >= 6 then return {1, n + 1, redis.call('GET', KEYS[6])} end
-return {1, n + 1, false}
+local joined = 0
+if ARGV[6] ~= '' then joined = redis.call('ZADD', KEYS[6], ARGV[4], ARGV[6]) end
+if #KEYS >= 7 then return {1, n + 1, redis.call('GET', KEYS[7]), joined} end
+return {1, n + 1, false, joined}
 `,
   },
   // KEYS: journal, attempts, dead letters, lease, fence counter. ARGV: update id, reason, error, now (ms), fence

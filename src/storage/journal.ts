@@ -28,8 +28,11 @@ export interface CompleteOptions {
 
 /** What {@link Journal.begin} decided. */
 export type Begun =
-  /** Run it: this is its `attempt`-th start; `value` is the state key asked for (its raw value), if any. */
-  | { readonly run: true; readonly attempt: number; readonly value: string | undefined }
+  /**
+   * Run it: this is its `attempt`-th start; `value` is the state key asked for (its raw value), if any; `joined`:
+   * the chat joined the bot's audience now.
+   */
+  | { readonly run: true; readonly attempt: number; readonly value: string | undefined; readonly joined: boolean }
   /** It was started `maxAttempts` times without finishing: it was set aside instead. */
   | { readonly run: false; readonly letter: DeadLetter };
 
@@ -40,6 +43,8 @@ export interface BeginOptions {
   /** A state key to read in the same round trip (the chat's session). */
   readonly read?: string | undefined;
   readonly fence?: string | undefined;
+  /** A private chat to record in the bot's audience (the broadcast recipients) in the same round trip. */
+  readonly audience?: string | undefined;
 }
 
 /**

@@ -13,7 +13,13 @@
  *   last error known of an update that did not finish (`e:<update_id>` -> message).
  * - `dead:{<botId>}`: the bot's dead letters, updates set aside: `<update_id>` -> what happened (JSON: attempts,
  *   reason, error, when), `u:<update_id>` -> the update (JSON).
- * - `dead-letters` (a pub/sub channel, not a key): an operator's retry or drop of a dead letter.
+ * - `operators` (a pub/sub channel, not a key): an operator's command the running hosts act on (a dead letter
+ *   retried or dropped, a broadcast campaign created or cancelled).
+ * - `audience:{<botId>}`: sorted set of the private chats that wrote to the bot, scored by when (ms): whom a
+ *   broadcast reaches; a chat that answers 403 leaves it.
+ * - `campaigns:{<botId>}`: hash of the bot's broadcast campaigns (`<id>` -> JSON: text, status, total, when).
+ * - `campaign:{<botId>}:<id>:todo` / `:inflight` / `:stats`: a campaign's recipients not tried yet (list), those
+ *   being sent now (set; sent again after a crash), and its counts (`sent`, `blocked`, `failed`).
  * - `throttle:{<botId>}:sent`: sorted set of the bot's recent Bot API sends, for its per-bot limit across processes.
  * - `flood:{<botId>}:<userId>`: the incoming flood limit's counter of a user (with `limits.incoming`).
  * - `lease:{<botId>}`: which instance owns the bot, as `<instanceId>/<fence>`, expiring unless renewed.
@@ -37,7 +43,10 @@ export interface KeyBuilder {
   done(botId: string): string;
   attempts(botId: string): string;
   deadLetters(botId: string): string;
-  deadLetterChannel(): string;
+  operatorChannel(): string;
+  audience(botId: string): string;
+  campaigns(botId: string): string;
+  campaign(botId: string, id: string, part: "todo" | "inflight" | "stats"): string;
   throttle(botId: string): string;
   /** The prefix of the flood counters; @grammyjs/ratelimiter appends {@link KeyBuilder.floodKey}. */
   floodPrefix(): string;
@@ -62,7 +71,10 @@ export function createKeys(prefix: string): KeyBuilder {
     done: (botId) => `${prefix}done:{${botId}}`,
     attempts: (botId) => `${prefix}attempts:{${botId}}`,
     deadLetters: (botId) => `${prefix}dead:{${botId}}`,
-    deadLetterChannel: () => `${prefix}dead-letters`,
+    operatorChannel: () => `${prefix}operators`,
+    audience: (botId) => `${prefix}audience:{${botId}}`,
+    campaigns: (botId) => `${prefix}campaigns:{${botId}}`,
+    campaign: (botId, id, part) => `${prefix}campaign:{${botId}}:${id}:${part}`,
     throttle: (botId) => `${prefix}throttle:{${botId}}:sent`,
     floodPrefix: () => `${prefix}flood:`,
     floodKey: (botId, userId) => `{${botId}}:${userId}`,

@@ -45,7 +45,11 @@ export class MemoryJournal implements Journal, DeadLetters {
   readonly durable = false;
   private readonly bots = new Map<string, BotJournal>();
 
-  constructor(private readonly state: MemoryStateStore) {}
+  constructor(
+    private readonly state: MemoryStateStore,
+    /** Records a private chat in the bot's audience; `true` when it joined now. */
+    private readonly see: (botId: string, chatKey: string, now: number) => boolean = () => false,
+  ) {}
 
   private journal(botId: string): BotJournal {
     let j = this.bots.get(botId);
@@ -94,7 +98,8 @@ export class MemoryJournal implements Journal, DeadLetters {
       return { run: false, letter: this.setAside(botId, j, updateId, "crashed", made.error ?? UNKNOWN_ERROR)! };
     }
     j.attempts.set(updateId, { ...made, n: made.n + 1 });
-    return { run: true, attempt: made.n + 1, value: o.read === undefined ? undefined : this.state.values.get(o.read) };
+    const joined = o.audience !== undefined && this.see(botId, o.audience, Date.now());
+    return { run: true, attempt: made.n + 1, value: o.read === undefined ? undefined : this.state.values.get(o.read), joined };
   }
 
   async park(botId: string, updateId: number, reason: DeadLetterReason, error: string): Promise<DeadLetter | undefined> {

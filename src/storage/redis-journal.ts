@@ -139,11 +139,23 @@ export class RedisJournal implements Journal {
 
   async begin(botId: string, updateId: number, o: BeginOptions): Promise<Begun> {
     const { keys } = this;
-    const scriptKeys = [keys.journal(botId), keys.attempts(botId), keys.deadLetters(botId), keys.lease(botId), keys.fence(botId)];
+    const scriptKeys = [
+      keys.journal(botId),
+      keys.attempts(botId),
+      keys.deadLetters(botId),
+      keys.lease(botId),
+      keys.fence(botId),
+      keys.audience(botId),
+    ];
     if (o.read !== undefined) scriptKeys.push(o.read);
-    const args = [scriptKeys.length, ...scriptKeys, updateId, o.maxAttempts, o.fence ?? "", Date.now(), UNKNOWN_ERROR];
-    const [run, a, b] = (await this.fenced(botId, this.redis.bhBegin(...args))) as [number, number | string, string | null];
-    if (run === 1) return { run: true, attempt: Number(a), value: b ?? undefined };
+    const args = [scriptKeys.length, ...scriptKeys, updateId, o.maxAttempts, o.fence ?? "", Date.now(), UNKNOWN_ERROR, o.audience ?? ""];
+    const [run, a, b, joined] = (await this.fenced(botId, this.redis.bhBegin(...args))) as [
+      number,
+      number | string,
+      string | null,
+      number?,
+    ];
+    if (run === 1) return { run: true, attempt: Number(a), value: b ?? undefined, joined: joined === 1 };
     return { run: false, letter: parseLetter(botId, String(a), b ?? "null") };
   }
 

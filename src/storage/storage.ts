@@ -1,11 +1,14 @@
 import type { RedisSettings } from "../config/settings.js";
 import type { Logger } from "../logging/logger.js";
 import { MemoryBotInfoStore, RedisBotInfoStore, type BotInfoStore } from "./bot-info-store.js";
+import type { CampaignStore } from "./campaign-store.js";
 import type { DeadLetters } from "./dead-letters.js";
 import type { Journal } from "./journal.js";
 import { createKeys, type KeyBuilder } from "./keys.js";
 import { assertCurrentKeyLayout } from "./legacy-keys.js";
+import { MemoryCampaignStore } from "./memory-campaign-store.js";
 import { MemoryJournal, MemoryStateStore } from "./memory-storage.js";
+import { RedisCampaignStore } from "./redis-campaign-store.js";
 import { RedisConnection } from "./redis-connection.js";
 import { RedisDeadLetters } from "./redis-dead-letters.js";
 import { RedisJournal } from "./redis-journal.js";
@@ -27,6 +30,8 @@ export interface Storage {
   readonly botInfo: BotInfoStore;
   /** Updates set aside (see `updates.max_attempts` and `updates.handler_timeout`). */
   readonly deadLetters: DeadLetters;
+  /** Broadcast campaigns and each bot's audience. */
+  readonly campaigns: CampaignStore;
   /** The Redis connection owner; undefined when state lives in memory. */
   readonly redis: RedisConnection | undefined;
   /** Whether writes can be taken now (for readiness and metrics). */
@@ -58,13 +63,15 @@ export function createStorage(o: StorageOptions): Storage {
   const keys = createKeys(o.keyPrefix);
   if (o.redis === undefined) {
     const state = new MemoryStateStore();
-    const journal = new MemoryJournal(state);
+    const campaigns = new MemoryCampaignStore();
+    const journal = new MemoryJournal(state, (bot, chat, now) => campaigns.see(bot, chat, now));
     return {
       name: "memory",
       durable: false,
       keys,
       journal,
       deadLetters: journal,
+      campaigns,
       state,
       botInfo: new MemoryBotInfoStore(),
       redis: undefined,
@@ -87,6 +94,7 @@ export function createStorage(o: StorageOptions): Storage {
     keys,
     journal: new RedisJournal({ redis: redis.client, keys, stateTtlMs: settings.stateTtlMs, minReplicas: settings.minReplicas, logger }),
     deadLetters: new RedisDeadLetters(redis.client, keys),
+    campaigns: new RedisCampaignStore(redis.client, keys),
     state: new RedisStateStore(redis.client),
     botInfo: new RedisBotInfoStore(redis.client, keys),
     redis,

@@ -1,5 +1,7 @@
 import type { ApiResponse } from "grammy/types";
+import { OutboxChat } from "./outbox-chat.js";
 import { RateWindow } from "./rate-window.js";
+import { WakeHeap } from "./wake-heap.js";
 import { retryAfterMs, tooManyRequests, type AttemptOutcome, type FloodWaits, type RetryPolicy } from "./retry.js";
 
 /** The next transformer of a call (grammY's `prev`). */
@@ -23,6 +25,11 @@ export interface OutboxOptions {
   wrap?: (send: () => Promise<ApiResponse<unknown>>) => Promise<ApiResponse<unknown>>;
   /** Told how long each call waited for its first send (ms). */
   onWait?: (method: string, waitMs: number) => void;
+  /**
+   * The pace of background calls (a campaign's, see {@link Outbox.sendBackground}); `paid`: they are paid broadcasts,
+   * which Telegram does not count against the bot's own limit.
+   */
+  background?: { perSecond: number; paid: boolean };
 }
 
 interface Job {
@@ -31,43 +38,15 @@ interface Job {
   readonly payload: unknown;
   readonly signal: AbortSignal | undefined;
   readonly queuedAt: number;
+  /** A campaign's call: sent only with what interactive calls leave (see {@link Outbox.sendBackground}). */
+  readonly background: boolean;
   attempt: number;
   resolve(res: ApiResponse<unknown>): void;
   reject(err: unknown): void;
   onAbort?: () => void;
 }
 
-class Chat {
-  readonly queue: Job[] = [];
-  /** A flood wait of this chat, or the backoff before its head's retry. */
-  holdUntil = 0;
-  inReady = false;
-  /** Invalidates the chat's older entries in the timer heap. */
-  version = 0;
-
-  constructor(
-    readonly key: string,
-    readonly windows: RateWindow[],
-  ) {}
-
-  readyAt(now: number): number {
-    let at = this.holdUntil;
-    for (const w of this.windows) at = Math.max(at, w.readyAt(now));
-    return at;
-  }
-
-  clearAt(now: number): number {
-    let at = this.holdUntil;
-    for (const w of this.windows) at = Math.max(at, w.clearAt(now));
-    return at;
-  }
-}
-
-interface Wake {
-  at: number;
-  chat: Chat;
-  version: number;
-}
+type Chat = OutboxChat<Job>;
 
 /**
  * One bot's queue of calls to chats, sent at Telegram's pace as measured where Telegram measures it: each chat's
@@ -81,17 +60,26 @@ export class Outbox {
   private readonly chats = new Map<string, Chat>();
   private ready: Chat[] = [];
   private readyHead = 0;
-  private readonly heap: Wake[] = [];
+  private readonly heap = new WakeHeap<Chat>();
   private readonly bot: RateWindow;
   private timer: NodeJS.Timeout | undefined;
   private queued = 0;
   private stopped: Error | undefined;
+  /** Background calls waiting, oldest first, by chat key (the chat is looked up when one leaves). */
+  private readonly background: Array<{ key: string; job: Job }> = [];
+  private readonly backgroundWindow: RateWindow;
+  /** A campaign's 429 (or a retry's backoff) pauses the campaign, never the chats. */
+  private backgroundHoldUntil = 0;
+  /** Slots of the bot's window a background call must leave free, for the replies that may come any moment. */
+  private readonly reserve: number;
 
   constructor(private readonly o: OutboxOptions) {
     // A window, like Telegram's "30 messages per second", rather than an even spacing: grammY's throttler (a
     // reservoir of 30 per second) and python-telegram-bot's limiter (a bucket of 30) also let a second's worth go
     // at once.
     this.bot = RateWindow.of(o.perBotPerSecond, 1000);
+    this.backgroundWindow = RateWindow.of(o.background?.perSecond ?? o.perBotPerSecond, 1000);
+    this.reserve = Math.max(1, Math.ceil(this.bot.count / 6));
   }
 
   /** Queues a call to the chat `chatKey`; resolves with its last attempt's answer. */
@@ -103,9 +91,34 @@ export class Outbox {
     if (held > this.o.maxDelayMs) return Promise.resolve(tooManyRequests(held));
     const chat = this.chats.get(chatKey) ?? this.createChat(chatKey);
     return new Promise((resolve, reject) => {
-      const job: Job = { prev, method, payload, signal, queuedAt: now, attempt: 0, resolve, reject };
+      const job: Job = { prev, method, payload, signal, queuedAt: now, background: false, attempt: 0, resolve, reject };
       this.enqueue(chat, job, false);
       this.place(chat, now);
+      this.pump();
+    });
+  }
+
+  /**
+   * Queues a background call (a campaign's message) to the chat `chatKey`: it leaves only when no interactive call
+   * is ready to go, its chat has nothing queued, the bot's window keeps a reserve for replies, and the background
+   * pace allows; so a reply never waits behind it. A 429 pauses the background calls only.
+   */
+  sendBackground(chatKey: string, prev: SendCall, method: string, payload: unknown): Promise<ApiResponse<unknown>> {
+    if (this.stopped !== undefined) return Promise.reject(this.stopped);
+    return new Promise((resolve, reject) => {
+      const job: Job = {
+        prev,
+        method,
+        payload,
+        signal: undefined,
+        queuedAt: performance.now(),
+        background: true,
+        attempt: 0,
+        resolve,
+        reject,
+      };
+      this.queued++;
+      this.background.push({ key: chatKey, job });
       this.pump();
     });
   }
@@ -115,17 +128,18 @@ export class Outbox {
     if (this.stopped !== undefined) return;
     this.stopped = reason;
     clearTimeout(this.timer);
+    for (const { job } of this.background.splice(0)) this.settleJob(job, () => job.reject(reason));
     for (const chat of this.chats.values()) for (const job of chat.queue.splice(0)) this.settleJob(job, () => job.reject(reason));
     this.chats.clear();
     this.ready = [];
-    this.heap.length = 0;
+    this.heap.clear();
   }
 
   private createChat(key: string): Chat {
     const windows = [RateWindow.of(this.o.perChatPerSecond, 1000)];
     // Groups and channels have negative ids or @usernames; private chats are positive user ids.
     if (key.startsWith("-") || key.startsWith("@")) windows.push(RateWindow.of(this.o.perGroupPerMinute, 60_000));
-    const chat = new Chat(key, windows);
+    const chat: Chat = new OutboxChat<Job>(key, windows);
     this.chats.set(key, chat);
     return chat;
   }
@@ -164,7 +178,7 @@ export class Outbox {
       const clear = chat.clearAt(now);
       if (clear <= now) {
         if (!chat.inReady && this.chats.get(chat.key) === chat) this.chats.delete(chat.key);
-      } else if (clear < Infinity) this.push({ at: clear, chat, version: chat.version });
+      } else if (clear < Infinity) this.heap.push({ at: clear, chat, version: chat.version });
       return;
     }
     if (chat.inReady) return;
@@ -172,14 +186,14 @@ export class Outbox {
     if (at <= now) {
       chat.inReady = true;
       this.ready.push(chat);
-    } else if (at < Infinity) this.push({ at, chat, version: chat.version });
+    } else if (at < Infinity) this.heap.push({ at, chat, version: chat.version });
   }
 
   private pump(): void {
     if (this.stopped !== undefined) return;
     const now = performance.now();
-    while (this.heap.length > 0 && this.heap[0]!.at <= now) {
-      const wake = this.pop();
+    while ((this.heap.peek()?.at ?? Infinity) <= now) {
+      const wake = this.heap.pop();
       if (wake.version === wake.chat.version) this.place(wake.chat, now);
     }
     let botAt = Infinity;
@@ -191,15 +205,39 @@ export class Outbox {
       if (chat.queue.length > 0 && chat.readyAt(now) <= now) this.transmit(chat, chat.queue.shift()!, now);
       this.place(chat, now);
     }
+    let backgroundAt = Infinity;
     if (this.readyHead === this.ready.length) {
       this.ready = [];
       this.readyHead = 0;
       botAt = Infinity;
+      backgroundAt = this.pumpBackground(now);
     } else if (this.readyHead > 1024) {
       this.ready = this.ready.slice(this.readyHead);
       this.readyHead = 0;
     }
-    this.arm(Math.min(botAt, this.heap[0]?.at ?? Infinity), now);
+    this.arm(Math.min(botAt, backgroundAt, this.heap.peek()?.at ?? Infinity), now);
+  }
+
+  /** Sends the background calls that may go now (no interactive call is ready); returns when to look again. */
+  private pumpBackground(now: number): number {
+    const paid = this.o.background?.paid === true;
+    while (this.background.length > 0) {
+      const held = Math.max(this.backgroundHoldUntil, this.o.waits.chatsUntil, this.backgroundWindow.readyAt(now));
+      if (held > now) return held;
+      // Not the bot's last slots: they are the replies'. A slot frees as an answer ages out of the window.
+      if (!paid && this.bot.room(now) <= this.reserve) return now + Math.ceil(this.bot.ms / this.bot.count);
+      // A chat with calls of its own (a reply to the recipient) goes first: its campaign message waits.
+      const i = this.background.findIndex(({ key }) => {
+        const chat = this.chats.get(key);
+        return chat === undefined || (chat.queue.length === 0 && chat.readyAt(now) <= now);
+      });
+      if (i < 0) return now + Math.ceil(1000 / this.o.perChatPerSecond);
+      const { key, job } = this.background.splice(i, 1)[0]!;
+      const chat = this.chats.get(key) ?? this.createChat(key);
+      this.transmit(chat, job, now);
+      this.place(chat, now);
+    }
+    return Infinity;
   }
 
   private arm(at: number, now: number): void {
@@ -214,7 +252,8 @@ export class Outbox {
 
   private transmit(chat: Chat, job: Job, now: number): void {
     for (const w of chat.windows) w.take();
-    this.bot.take();
+    if (job.background) this.backgroundWindow.take();
+    if (!this.paidBackground(job)) this.bot.take();
     this.settleJob(job, () => undefined);
     if (job.attempt === 0) this.o.onWait?.(job.method, Math.floor(now - job.queuedAt));
     const send = () => job.prev(job.method, job.payload, job.signal);
@@ -230,16 +269,30 @@ export class Outbox {
     );
   }
 
+  /** A paid broadcast's call: Telegram does not count it against the bot's own limit. */
+  private paidBackground(job: Job): boolean {
+    return job.background && this.o.background?.paid === true;
+  }
+
   private answered(chat: Chat, job: Job, outcome: AttemptOutcome): void {
     const now = performance.now();
     for (const w of chat.windows) w.settle(now);
-    this.bot.settle(now);
-    if ("res" in outcome && !outcome.res.ok && outcome.res.error_code === 429) this.floodWait(chat, retryAfterMs(outcome.res), now);
+    if (job.background) this.backgroundWindow.settle(now);
+    if (!this.paidBackground(job)) this.bot.settle(now);
+    const tooMany = "res" in outcome && !outcome.res.ok && outcome.res.error_code === 429;
+    // A campaign's 429 pauses the campaign; an interactive call's holds its chat (or the bot).
+    if (tooMany && job.background) this.backgroundHoldUntil = Math.max(this.backgroundHoldUntil, now + retryAfterMs(outcome.res));
+    else if (tooMany) this.floodWait(chat, retryAfterMs(outcome.res), now);
     const step =
       this.stopped === undefined ? this.o.policy?.next(job.method, outcome, job.attempt, job.signal?.aborted === true) : undefined;
     if (step === undefined) {
       if ("res" in outcome) job.resolve(outcome.res);
       else job.reject(outcome.err);
+    } else if (job.background) {
+      job.attempt++;
+      if (step.reason !== "429") this.backgroundHoldUntil = Math.max(this.backgroundHoldUntil, now + step.delayMs);
+      this.queued++;
+      this.background.unshift({ key: chat.key, job });
     } else {
       job.attempt++;
       if (step.reason !== "429") chat.holdUntil = Math.max(chat.holdUntil, now + step.delayMs);
@@ -259,36 +312,5 @@ export class Outbox {
   private floodWait(chat: Chat, ms: number, now: number): void {
     chat.holdUntil = Math.max(chat.holdUntil, now + ms);
     this.o.waits.note(chat.key, ms, now);
-  }
-
-  private push(wake: Wake): void {
-    const h = this.heap;
-    let i = h.push(wake) - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (h[parent]!.at <= wake.at) break;
-      h[i] = h[parent]!;
-      i = parent;
-    }
-    h[i] = wake;
-  }
-
-  private pop(): Wake {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= h.length) break;
-        const c = l + 1 < h.length && h[l + 1]!.at < h[l]!.at ? l + 1 : l;
-        if (h[c]!.at >= last.at) break;
-        h[i] = h[c]!;
-        i = c;
-      }
-      h[i] = last;
-    }
-    return top;
   }
 }

@@ -45,6 +45,12 @@ export class RateWindow {
     return this.anchors.length === this.head ? now : this.anchors[this.anchors.length - 1]! + this.ms;
   }
 
+  /** How many calls could be sent now without waiting (calls out and answered within the window both count). */
+  room(now: number): number {
+    this.expire(now);
+    return Math.max(0, this.count - (this.anchors.length - this.head) - this.pending);
+  }
+
   /** A call is sent. */
   take(): void {
     this.pending++;

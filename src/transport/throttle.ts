@@ -28,6 +28,19 @@ export interface ThrottleOptions extends ThrottleLimits {
   cluster?: { redis: Redis; key: string };
   /** Told how long each call waited for its first send (ms), for metrics. */
   onWait?: (method: string, waitMs: number) => void;
+  /** The pace of background calls (see {@link BACKGROUND}), and whether they are paid broadcasts. */
+  background?: { perSecond: number; paid: boolean };
+}
+
+/**
+ * Marks a call's payload as background (a broadcast's message): it is sent only with what the bot's limit leaves
+ * after interactive calls, at the background pace, and a 429 pauses the background calls only. A symbol: never
+ * serialized into the request.
+ */
+export const BACKGROUND = Symbol.for("bot-host.background");
+
+function isBackground(payload: unknown): boolean {
+  return typeof payload === "object" && payload !== null && (payload as { [BACKGROUND]?: unknown })[BACKGROUND] === true;
 }
 
 /** A bot's outgoing throttle: the transformer and what it owns. */
@@ -65,6 +78,7 @@ export function createThrottle(o: ThrottleOptions): Throttle {
       waits,
       ...(cluster === undefined ? {} : { wrap: (send) => cluster.run(send) }),
       ...(o.onWait === undefined ? {} : { onWait: o.onWait }),
+      ...(o.background === undefined ? {} : { background: o.background }),
     });
   };
   const transformer = ((prev, method, payload, signal) => {
@@ -72,6 +86,7 @@ export function createThrottle(o: ThrottleOptions): Throttle {
     if (chat === undefined) return prev(method, payload, signal);
     if (stopped) return Promise.reject(stoppedError(method));
     outbox ??= make();
+    if (isBackground(payload)) return outbox.sendBackground(chat, prev as never, method, payload);
     return outbox.send(chat, prev as never, method, payload, signal as AbortSignal | undefined);
   }) as Transformer;
   return {

@@ -5,7 +5,7 @@ import { buildYaml, fakeToken, uniquePrefix } from "../support/harness.js";
 import { useHost } from "../support/host-fixture.js";
 import { message } from "../support/updates.js";
 import { createKeys } from "../../src/storage/keys.js";
-import { DeadLetterChannel } from "../../src/storage/dead-letter-channel.js";
+import { OperatorChannel } from "../../src/storage/operator-channel.js";
 import { RedisDeadLetters } from "../../src/storage/redis-dead-letters.js";
 
 const redisUrl = inject("redisUrl");
@@ -109,7 +109,7 @@ describe("an update started updates.max_attempts times without finishing (Redis)
     // An operator hands it back: the running owner runs it at once (it answers now: the bug was fixed), and the
     // counts follow.
     expect(await letters.retry(bot.id, poison.update_id, 3)).toBe(true);
-    expect(await new DeadLetterChannel({ redis, keys }).publish({ kind: "retry", botId: bot.id, updateId: poison.update_id })).toBe(1);
+    expect(await new OperatorChannel({ redis, keys }).publish({ kind: "retry", botId: bot.id, updateId: poison.update_id })).toBe(1);
     await fx.fake.waitForSent(bot.token, 2);
     expect(answered(fx, bot.token)).toEqual(["next", "poison"]);
     await fx.fake.waitFor(() => host.status().bots[0]!.deadLetters === 0, 5_000, "the count back to 0");

@@ -57,19 +57,24 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
     return Number(await redis.bhComplete(scriptKeys.length, ...scriptKeys, ...args));
   };
   /**
-   * The key count, then KEYS: journal, attempts, dead letters, lease, fence counter, and optionally a state key to read. ARGV:
-   * update id, max attempts, fence token, now (ms), the error to record when none is known.
+   * The key count, then KEYS: journal, attempts, dead letters, lease, fence counter, audience, and optionally a state key to
+   * read. ARGV: update id, max attempts, fence token, now (ms), the error to record when none is known, a chat to record
+   * in the audience ('' = none).
    */
-  const begin = (id: number, o: { max?: number; read?: string; fence?: string; now?: number } = {}): Promise<unknown> => {
+  const begin = (
+    id: number,
+    o: { max?: number; read?: string; fence?: string; now?: number; audience?: string } = {},
+  ): Promise<unknown> => {
     const scriptKeys = [
       keys.journal(BOT),
       keys.attempts(BOT),
       keys.deadLetters(BOT),
       keys.lease(BOT),
       keys.fence(BOT),
+      keys.audience(BOT),
       ...(o.read === undefined ? [] : [o.read]),
     ];
-    return redis.bhBegin(scriptKeys.length, ...scriptKeys, id, o.max ?? 3, o.fence ?? "", o.now ?? 1_000, "none known");
+    return redis.bhBegin(scriptKeys.length, ...scriptKeys, id, o.max ?? 3, o.fence ?? "", o.now ?? 1_000, "none known", o.audience ?? "");
   };
   /** KEYS: journal, attempts, dead letters, lease, fence counter. ARGV: update id, reason, error, now (ms), fence token. */
   const park = (id: number, o: { fence?: string } = {}): Promise<unknown> =>
@@ -289,15 +294,24 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
     it("counts each start and reads the state key in the same call", async () => {
       await redis.hset(keys.journal(BOT), "60", update(60));
       await redis.set(keys.session(BOT, "6"), '{"n":5}');
-      expect(await begin(60, { read: keys.session(BOT, "6") })).toEqual([1, 1, '{"n":5}']);
-      expect(await begin(60)).toEqual([1, 2, null]);
+      expect(await begin(60, { read: keys.session(BOT, "6") })).toEqual([1, 1, '{"n":5}', 0]);
+      expect(await begin(60)).toEqual([1, 2, null, 0]);
       expect(await redis.hget(keys.attempts(BOT), "60")).toBe("2");
+    });
+
+    it("records a private chat in the audience with the start (1 when it joined now), and nothing for ''", async () => {
+      await redis.hset(keys.journal(BOT), "68", update(68), "69", update(69));
+      expect(await begin(68, { audience: "42", now: 5_000 })).toEqual([1, 1, null, 1]);
+      expect(await begin(69, { audience: "42", now: 6_000 })).toEqual([1, 1, null, 0]);
+      expect(await redis.zrange(keys.audience(BOT), 0, -1, "WITHSCORES")).toEqual(["42", "6000"]);
+      await begin(68);
+      expect(await redis.zcard(keys.audience(BOT))).toBe(1);
     });
 
     it("after max attempts, moves the update to the dead letters with the last error known, and out of the journal", async () => {
       const json = update(61, "boom");
       await redis.hset(keys.journal(BOT), "61", json, "62", update(62));
-      for (let i = 1; i <= 2; i++) expect(await begin(61, { max: 2 })).toEqual([1, i, null]);
+      for (let i = 1; i <= 2; i++) expect(await begin(61, { max: 2 })).toEqual([1, i, null, 0]);
       await redis.hset(keys.attempts(BOT), "e:61", "uncaught exception: Error: boom");
       const [run, record, stored] = (await begin(61, { max: 2, now: 1_234 })) as [number, string, string];
       expect(run).toBe(0);
@@ -341,7 +355,7 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
       expect(await redis.hget(keys.attempts(BOT), "67")).toBe("2");
       expect(await redis.exists(keys.deadLetters(BOT))).toBe(0);
       // one attempt left: the next start runs it, the one after sets it aside again
-      expect(await begin(67)).toEqual([1, 3, null]);
+      expect(await begin(67)).toEqual([1, 3, null, 0]);
       expect(((await begin(67)) as [number])[0]).toBe(0);
       expect(await redis.bhRetry(keys.deadLetters(BOT), keys.journal(BOT), keys.attempts(BOT), 99, 2)).toBe(0);
     });

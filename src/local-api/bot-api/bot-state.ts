@@ -56,6 +56,8 @@ interface LongPoll {
 export class BotState {
   readonly queue: UpdateQueue;
   removed = false;
+  /** Chats whose user blocked the bot (or deleted their account): sending there answers 403. */
+  readonly blocked = new Set<string>();
   /** The highest offset a getUpdates call confirmed. */
   confirmedOffset = 0;
   webhook: WebhookSettings | undefined;

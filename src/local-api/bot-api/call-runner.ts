@@ -26,7 +26,8 @@ function errorReply(err: ApiError): Reply {
 
 /**
  * Runs Bot API calls, from HTTP requests or from webhook answers, like Telegram: 401 for unknown or removed tokens,
- * 404 for unknown methods, then the bot's injected faults and Telegram's limits, then the method's handler (one set
+ * 404 for unknown methods, then the bot's injected faults and Telegram's limits, 403 for a chat whose user
+ * blocked the bot, then the method's handler (one set
  * with {@link setHandler}, else the built-in one). Records every call in the {@link CallLog} and shows successful
  * ones in the {@link ChatWorld}.
  */
@@ -115,6 +116,8 @@ export class CallRunner {
       if (over !== undefined) return errorReply(faults.startWait(over.scope, over.retryAfter, true, this.seq));
       limits.add(call.chat, call.at);
     }
+    if (call.chat !== undefined && bot.blocked.has(call.chat))
+      return errorReply(new ApiError(403, "Forbidden: bot was blocked by the user"));
     try {
       let result = custom ? custom({ token: bot.token, bot: bot.user, params }) : builtinHandler(method)(bot, params, signal);
       if (result instanceof Promise) result = await (result as Promise<unknown>);

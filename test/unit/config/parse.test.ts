@@ -83,6 +83,7 @@ describe("parseConfig on valid files", () => {
         outgoing: { enabled: true, per_bot: 25, per_chat: 2, per_group: 20 },
         incoming: { enabled: true, per_user: 3, window: 1 },
       },
+      broadcast: { audience: true, rate: 20, paid: false },
       bots: [
         {
           id: "support",
@@ -95,6 +96,7 @@ describe("parseConfig on valid files", () => {
           api_root: undefined,
           polling: undefined,
           limits: undefined,
+          broadcast: undefined,
         },
         {
           id: "sales",
@@ -107,6 +109,7 @@ describe("parseConfig on valid files", () => {
           api_root: undefined,
           polling: undefined,
           limits: undefined,
+          broadcast: undefined,
         },
       ],
     };
@@ -132,6 +135,7 @@ describe("parseConfig on valid files", () => {
         outgoing: { enabled: true, per_bot: 30, per_chat: 1, per_group: 20 },
         incoming: { enabled: false, per_user: 3, window: 1 },
       },
+      broadcast: { audience: true, rate: 20, paid: false },
       bots: [
         {
           id: "a",
@@ -144,6 +148,7 @@ describe("parseConfig on valid files", () => {
           api_root: undefined,
           polling: undefined,
           limits: undefined,
+          broadcast: undefined,
         },
       ],
     };

@@ -694,3 +694,63 @@ describe("Outbox bookkeeping", () => {
     expect(internals(outbox).timer?.hasRef()).toBe(true);
   });
 });
+
+describe("Outbox background calls (a broadcast campaign's)", () => {
+  const background = (outbox: Outbox, prev: SendCall) => (chat: string, text: string) =>
+    track(outbox.sendBackground(chat, prev, "sendMessage", { chat_id: chat, text }));
+
+  it("go at their own pace, and keep a reserve of the bot's window for replies", async () => {
+    const api = fakeApi();
+    const { outbox } = makeOutbox({ perBotPerSecond: 12, background: { perSecond: 100, paid: false } });
+    const campaign = background(outbox, api.prev);
+    for (let i = 0; i < 20; i++) campaign(String(100 + i), `c${i}`);
+    await vi.advanceTimersByTimeAsync(0);
+    // 12 a second for the bot, a reserve of 2 (a sixth) left for replies: 10 campaign messages now
+    expect(api.sent.filter((s) => s.at === 0)).toHaveLength(10);
+    // a reply finds room at once, though the campaign has more to send
+    const reply = sender(outbox, api.prev)("7", "reply");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(reply.value).toEqual(ok("reply"));
+    expect(api.log().at(-1)).toEqual(["reply", 0]);
+  });
+
+  it("never go before a reply that is waiting, nor into a chat with calls of its own", async () => {
+    const api = fakeApi();
+    const { outbox } = makeOutbox({ perBotPerSecond: 30, background: { perSecond: 30, paid: false } });
+    const send = sender(outbox, api.prev);
+    const campaign = background(outbox, api.prev);
+    send("5", "r1");
+    send("5", "r2"); // waits a second for chat 5's own limit
+    campaign("5", "c5"); // the campaign's message to chat 5 waits behind both
+    campaign("6", "c6");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(api.log()).toEqual([
+      ["r1", 0],
+      ["c6", 0],
+    ]);
+    await vi.advanceTimersByTimeAsync(1000);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(api.log().map(([t]) => t)).toEqual(["r1", "c6", "r2", "c5"]);
+  });
+
+  it("a 429 of a campaign's message pauses the campaign only: replies and their chats go on", async () => {
+    const api = fakeApi({ c1: [tooMany(5)] });
+    const { waits } = inertWaits();
+    const { outbox } = makeOutbox({
+      waits,
+      policy: createRetryPolicy({ maxAttempts: 3, maxDelayMs: 30_000 }),
+      background: { perSecond: 10, paid: false },
+    });
+    const campaign = background(outbox, api.prev);
+    const c1 = campaign("101", "c1");
+    await vi.advanceTimersByTimeAsync(0);
+    campaign("102", "c2");
+    const reply = sender(outbox, api.prev)("7", "reply");
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(reply.value).toEqual(ok("reply"));
+    expect(api.sent.map((s) => s.text)).toEqual(["c1", "reply"]); // c2 waits out the campaign's pause
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(c1.value).toEqual(ok("c1"));
+    expect(api.sent.map((s) => s.text)).toEqual(["c1", "reply", "c1", "c2"]);
+  });
+});

@@ -9,7 +9,18 @@ process.on("message", (msg) => {
   if (msg?.type !== "stats") return;
   if (msg.gc && globalThis.gc) for (let i = 0; i < 3; i++) globalThis.gc();
   const m = process.memoryUsage();
-  send({ type: "stats", id: msg.id, rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, spaces: spaces() });
+  const cpu = process.cpuUsage();
+  send({
+    type: "stats",
+    id: msg.id,
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    spaces: spaces(),
+    cpuUser: cpu.user,
+    cpuSystem: cpu.system,
+  });
 });
 // The parent went away: stop the host the way an operator would, never linger.
 process.on("disconnect", () => process.kill(process.pid, "SIGTERM"));

@@ -13,6 +13,9 @@ import { createOwnership } from "../lifecycle/leased-bots.js";
 import { BotApiReachability } from "../lifecycle/reachability.js";
 import { instanceName, newInstanceId } from "../lifecycle/instance-id.js";
 import { Admission } from "../runtime/admission.js";
+
+/** Bots starting at once (see `BotRunnerShared.starting`). */
+const STARTS_AT_ONCE = 64;
 import { AppModule } from "../runtime/app-loader.js";
 import { observeBoth, type RuntimeObserver } from "../runtime/observer.js";
 import { createPipeline, type FloodLimit } from "../runtime/pipeline.js";
@@ -102,6 +105,7 @@ export function buildServices(settings: HostSettings, logger: Logger, options: H
       campaigns: storage.campaigns,
       botInfo: storage.botInfo,
       admission: new Admission(settings.globalConcurrency),
+      starting: new Admission(STARTS_AT_ONCE),
       pipeline: createPipeline({
         app: app.middleware,
         state: storage.state,

@@ -8,11 +8,16 @@ export interface LeasesView {
   standbyIds(): string[];
   /** Whether this instance cannot reach the Bot API, and the bots it handed over for that reason. */
   reachabilityView(): { cutOff: boolean; givenUp: string[] };
+  /** Whether this instance holds its share of the bots, or knows live instances hold the rest. */
+  serving(): boolean;
 }
 
 /** A read-only snapshot of the host: what `/readyz` answers from and `Host.status()` returns. */
 export interface HostStatus {
-  /** Every enabled bot here runs, the store takes writes, and no stop began. */
+  /**
+   * Every enabled bot here runs, the store takes writes, and no stop began; with leases, this instance also holds
+   * its share of the bots (or knows the others hold the rest).
+   */
   readonly ready: boolean;
   readonly draining: boolean;
   /** The state store (`redis` or `memory`): whether it takes writes, and why not. */
@@ -60,7 +65,13 @@ export function hostStatus(s: StatusSources): HostStatus {
   const health = s.store.health();
   const draining = s.draining();
   const reach = s.leases?.reachabilityView();
-  const ready = bots !== undefined && bots.every((b) => b.state === "running") && health.ok && !draining && reach?.cutOff !== true;
+  const ready =
+    bots !== undefined &&
+    bots.every((b) => b.state === "running") &&
+    health.ok &&
+    !draining &&
+    reach?.cutOff !== true &&
+    s.leases?.serving() !== false;
   const status = { ready, draining, store: { name: s.store.name, ...health }, bots: bots ?? [] };
   const { leases } = s;
   if (leases === undefined || reach === undefined) return status;

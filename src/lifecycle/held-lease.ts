@@ -1,25 +1,57 @@
+import type { Logger } from "../logging/logger.js";
 import type { Lease } from "../runtime/lease.js";
+import type { LeaseStore, Registry } from "../storage/lease-store.js";
 
 /**
- * One lease this instance holds, as the {@link Ownership} tracks it and the bot's runner sees it. It is surely
- * valid until its last renewal (counted from when the renewal was sent) plus the validity; past that it is in
- * doubt, and whoever asks {@link settled} waits for the next renewal's answer: renewed (valid again, with the same
- * token) or lost.
+ * How long this instance's leases are surely valid: until its last heartbeat (counted from when it was sent) plus
+ * the validity. One clock for every lease the instance holds, so a held lease costs a few bytes and renewing them
+ * all is one heartbeat. Past it every lease is in doubt, and whoever asks waits for the next heartbeat's answer.
+ */
+export class LeaseClock {
+  private validUntil = -Infinity;
+  /** Leases with someone waiting for the next answer. */
+  private readonly waiting = new Set<HeldLease>();
+
+  constructor(private readonly validityMs: number) {}
+
+  valid(): boolean {
+    return performance.now() < this.validUntil;
+  }
+
+  /** A heartbeat sent at `sentAt` (`performance.now()`) kept the registration: every lease held is valid again. */
+  renewed(sentAt: number): void {
+    this.validUntil = Math.max(this.validUntil, sentAt + this.validityMs);
+    if (!this.valid()) return;
+    const waiting = [...this.waiting];
+    this.waiting.clear();
+    for (const lease of waiting) lease.wake(true);
+  }
+
+  /** `lease` waits for the next renewal. */
+  watch(lease: HeldLease): void {
+    this.waiting.add(lease);
+  }
+
+  unwatch(lease: HeldLease): void {
+    this.waiting.delete(lease);
+  }
+}
+
+/**
+ * One lease this instance holds, as the {@link Ownership} tracks it and the bot's runner sees it: valid while the
+ * instance's {@link LeaseClock} is and the lease is not known lost. In doubt past the clock, until the next
+ * heartbeat answers: renewed (valid again, with the same token) or lost.
  */
 export class HeldLease implements Lease {
   /** Set while the bot is being handed over (drained, then released). */
   handover: Promise<void> | undefined;
-  private validUntil: number;
   private isLost = false;
-  private waiters: Array<(valid: boolean) => void> = [];
+  private waiters: Array<(valid: boolean) => void> | undefined;
 
   constructor(
     readonly token: string,
-    acquiredAt: number,
-    private readonly validityMs: number,
-  ) {
-    this.validUntil = acquiredAt + validityMs;
-  }
+    private readonly clock: LeaseClock,
+  ) {}
 
   /** The fence number of the token (`<instance>/<fence>`). */
   get fence(): number {
@@ -32,34 +64,64 @@ export class HeldLease implements Lease {
 
   /** Whether a renewal is overdue (and the lease not known lost). */
   get inDoubt(): boolean {
-    return !this.isLost && performance.now() >= this.validUntil;
+    return !this.isLost && !this.clock.valid();
   }
 
   valid(): boolean {
-    return !this.isLost && performance.now() < this.validUntil;
+    return !this.isLost && this.clock.valid();
   }
 
   settled(): Promise<boolean> {
     if (this.isLost) return Promise.resolve(false);
-    if (this.valid()) return Promise.resolve(true);
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  /** A renewal sent at `sentAt` (`performance.now()`) succeeded. */
-  renewed(sentAt: number): void {
-    this.validUntil = Math.max(this.validUntil, sentAt + this.validityMs);
-    if (this.valid()) this.wake(true);
+    if (this.clock.valid()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      (this.waiters ??= []).push(resolve);
+      this.clock.watch(this);
+    });
   }
 
   /** The lease is another instance's now (or gone for good): whatever waits is told, nothing more is sent. */
   lose(): void {
     this.isLost = true;
+    this.clock.unwatch(this);
     this.wake(false);
   }
 
-  private wake(valid: boolean): void {
+  /** Tells whoever waits (called by the clock on a renewal, or on {@link lose}). */
+  wake(valid: boolean): void {
     const waiters = this.waiters;
-    this.waiters = [];
-    for (const w of waiters) w(valid);
+    this.waiters = undefined;
+    for (const w of waiters ?? []) w(valid && !this.isLost);
   }
+}
+
+/**
+ * One heartbeat keeps every lease held. If this instance's registration had run out meanwhile (a pause, a Redis
+ * outage), each lease is checked first: one still ours (or free, with the fence unmoved) is kept with the same
+ * token, so what finished meanwhile commits; one taken is lost (`lose`), and its writes are refused by the fence.
+ * Until the answer the leases are in doubt and their bots start nothing new (see `Lease`).
+ */
+export async function keepLeases(o: {
+  leases: LeaseStore;
+  clock: LeaseClock;
+  owned: ReadonlyMap<string, HeldLease>;
+  cutOff: boolean;
+  leaving: boolean;
+  lose: (botId: string, lease: HeldLease) => void;
+  log: Logger;
+}): Promise<Registry> {
+  const { owned } = o;
+  const sent = performance.now();
+  const wasInDoubt = !o.clock.valid() && owned.size > 0;
+  const registry = await o.leases.heartbeat(o.cutOff, o.leaving);
+  if (registry.lapsed && owned.size > 0) {
+    await Promise.all(
+      [...owned].map(async ([id, b]) => {
+        if (!(await o.leases.verify(id, b.token))) o.lose(id, b);
+      }),
+    );
+  }
+  if (wasInDoubt) for (const id of owned.keys()) o.log.info({ bot: id }, "kept the lease of this bot through the outage; the bot goes on");
+  o.clock.renewed(sent);
+  return registry;
 }

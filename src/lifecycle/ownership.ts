@@ -1,11 +1,11 @@
 import type { BotSettings } from "../config/settings.js";
 import { ErrorCodes } from "../errors.js";
 import type { Logger } from "../logging/logger.js";
-import type { LeaseEvent, LeaseStore } from "../storage/lease-store.js";
+import { fenceOf, holderOf, type LeaseEvent, type LeaseStore, type Registry } from "../storage/lease-store.js";
 import type { BotRegistry } from "../runtime/registry.js";
 import type { RuntimeObserver } from "../runtime/observer.js";
 import type { BotSet } from "./reload.js";
-import { HeldLease } from "./held-lease.js";
+import { HeldLease, LeaseClock, keepLeases } from "./held-lease.js";
 import { LeaseTaker } from "./lease-taker.js";
 import type { BotApiReachability } from "./reachability.js";
 
@@ -37,14 +37,19 @@ const HANDOVERS_AT_ONCE = 2;
 /**
  * This instance's share of the bots when several instances run the same bots.yaml on one Redis. Each bot is
  * run by the one instance holding its lease ({@link LeaseStore}); this component takes free leases up to its
- * fair share (`ceil(bots / live instances)`), renews them every third of the TTL, hands bots over gracefully
- * (drain, confirm the offset, release) when it holds more than its share or stops, and drops a bot at once when
- * its lease was found taken. A lease whose renewal is overdue (a pause, a Redis outage) holds its bot's new work
- * until Redis answers: the fence decides. Every bot goes through the same `BotRunner` handle as a shutdown or a
- * reload.
+ * fair share (`ceil(bots / live instances)`), keeps them all with one heartbeat every third of the TTL, hands
+ * bots over gracefully (drain, confirm the offset, release) when it holds more than its share or stops, and drops
+ * a bot at once when its lease was found taken. A lease whose heartbeat is overdue (a pause, a Redis outage) holds
+ * its bot's new work until Redis answers: the fence decides. Every bot goes through the same `BotRunner` handle as
+ * a shutdown or a reload.
  */
 export class Ownership implements BotSet {
   private readonly owned = new Map<string, HeldLease>();
+  private readonly clock: LeaseClock;
+  /** Leases handed over whose release did not answer: released again each round (nobody else can take them). */
+  private readonly unreleased = new Map<string, HeldLease>();
+  /** This instance's share as of the last round (undefined until the first round decided it). */
+  private share: number | undefined;
   private readonly taker: LeaseTaker;
   private readonly log: Logger;
   private timer: NodeJS.Timeout | undefined;
@@ -66,6 +71,7 @@ export class Ownership implements BotSet {
   ) {
     this.log = o.logger.child({ component: "leases", instance: instanceId });
     this.taker = new LeaseTaker({ leases: o.leases, instanceId, name: o.name, log: this.log });
+    this.clock = new LeaseClock(this.validity());
   }
 
   /**
@@ -90,6 +96,16 @@ export class Ownership implements BotSet {
     return wanted.length > 0 && wanted.every((b) => this.owned.has(b.id) && this.o.registry.get(b.id)?.running === true);
   }
 
+  /**
+   * Whether this instance serves its part: it holds its share (as of the last round), or every bot it does not
+   * hold is known to be held by another registered instance. False until the first round decided the share.
+   */
+  serving(): boolean {
+    if (this.share === undefined) return false;
+    if (this.owned.size >= this.share) return true;
+    return this.o.wanted().every((b) => this.owned.has(b.id) || this.taker.heldElsewhere(b.id) !== undefined);
+  }
+
   /** The bots this instance owns now (being handed over included). */
   ownedIds(): string[] {
     return [...this.owned.keys()];
@@ -110,6 +126,15 @@ export class Ownership implements BotSet {
 
   private onEvent(e: LeaseEvent): void {
     if (e.kind === "joined" && e.id === this.instanceId) return;
+    if (e.kind === "released") {
+      this.taker.released(e.id);
+    }
+    if (e.kind === "taken" && e.token !== undefined) {
+      const b = this.owned.get(e.id);
+      if (b !== undefined && fenceOf(e.token) > b.fence) this.lose(e.id, b, "taken over by another instance");
+      if (holderOf(e.token) !== this.instanceId) this.taker.heldBy(e.id, holderOf(e.token));
+      return;
+    }
     this.schedule(0);
   }
 
@@ -142,14 +167,15 @@ export class Ownership implements BotSet {
     if (this.closed) return;
     const renewEvery = this.o.ttlMs / 3;
     if (this.leaving) {
-      await this.renewAll();
+      await this.keepAlive(true);
+      await this.releaseUnreleased();
       this.schedule(renewEvery);
       return;
     }
     if (this.o.reachability.cutOff && (await this.o.probe())) this.o.reachability.reached();
-    const registry = await this.o.leases.heartbeat(this.o.reachability.cutOff);
+    const registry = await this.keepAlive(false);
     this.instances = Math.max(1, registry.live);
-    await this.renewAll();
+    await this.releaseUnreleased();
     if (this.failingSince !== undefined) {
       this.log.info("Redis answers the lease commands again");
       this.failingSince = undefined;
@@ -158,6 +184,7 @@ export class Ownership implements BotSet {
     const wanted = this.o.wanted();
     const target = givingUp ? 0 : this.o.balance ? Math.ceil(wanted.length / sharers) : wanted.length;
     const kept = [...this.owned.values()].filter((b) => b.handover === undefined).length;
+    this.share = target;
     let next = renewEvery;
     if (kept < target) {
       const soonest = await this.take(wanted, target - kept);
@@ -168,57 +195,41 @@ export class Ownership implements BotSet {
     this.schedule(next);
   }
 
-  /**
-   * Renews every lease. A lease whose renewal is overdue is not given up here: its bot starts nothing new (see
-   * `Lease`) until a renewal answers, which keeps it (the same token: what finished meanwhile commits) or finds it
-   * taken (then the bot is dropped and its writes are refused by the fence).
-   */
-  private async renewAll(): Promise<void> {
-    await Promise.all(
-      [...this.owned].map(async ([id, b]) => {
-        const sent = performance.now();
-        const wasInDoubt = b.inDoubt;
-        if (await this.o.leases.renew(id, b.token)) {
-          b.renewed(sent);
-          if (wasInDoubt) this.log.info({ bot: id }, "kept the lease of this bot through the outage; the bot goes on");
-        } else this.lose(id, b, "taken over by another instance");
-      }),
-    );
+  /** One heartbeat for every lease held (see {@link keepLeases}); then drops the bots whose lease a write found lost. */
+  private async keepAlive(leaving: boolean): Promise<Registry> {
+    const registry = await keepLeases({
+      leases: this.o.leases,
+      clock: this.clock,
+      owned: this.owned,
+      cutOff: !leaving && this.o.reachability.cutOff,
+      leaving,
+      lose: (id, b) => this.lose(id, b, "taken over by another instance"),
+      log: this.log,
+    });
+    this.taker.registry(registry.instances);
     for (const s of this.o.registry.statuses()) {
       const b = this.owned.get(s.id);
       if (b !== undefined && s.state === "failed" && s.problem?.code === ErrorCodes.LEASE_LOST) this.lose(s.id, b, "lost while running");
     }
+    return registry;
   }
 
-  /** How long after a renewal was sent the lease is surely still ours: its TTL less a margin for clock drift. */
+  /** How long after a heartbeat was sent the leases are surely still ours: the TTL less a margin for clock drift. */
   private validity(): number {
     return this.o.ttlMs - Math.min(1_000, this.o.ttlMs / 5);
   }
 
-  /** Tries to take up to `room` free leases; returns the soonest expiry (ms) of a lease another instance holds. */
-  private async take(wanted: readonly BotSettings[], room: number): Promise<number | undefined> {
-    let soonest: number | undefined;
-    for (const bot of this.taker.order(wanted.filter((b) => !this.owned.has(b.id)))) {
-      if (room <= 0 || this.leaving) break;
-      const sent = performance.now();
-      const got = await this.taker.acquire(bot.id);
-      if (got.token === undefined) {
-        if (got.ownerTtlMs >= 0) soonest = Math.min(soonest ?? Infinity, got.ownerTtlMs);
-        continue;
-      }
-      if (this.leaving) {
-        // The shutdown began while this lease was being taken: give it straight back.
-        await this.o.leases.release(bot.id, got.token).catch(() => false);
-        break;
-      }
-      room--;
-      this.own(bot, got.token, sent);
-    }
-    return soonest;
+  /** Takes up to `room` leases of the bots wanted and not held here; returns when to try again at the latest (ms). */
+  private take(wanted: readonly BotSettings[], room: number): Promise<number | undefined> {
+    const candidates = wanted.filter((b) => !this.owned.has(b.id) && !this.unreleased.has(b.id));
+    return this.taker.takeSome(candidates, room, {
+      leaving: () => this.leaving,
+      taken: (bot, token) => this.own(bot, token),
+    });
   }
 
-  private own(bot: BotSettings, token: string, acquiredAt: number): void {
-    const lease = new HeldLease(token, acquiredAt, this.validity());
+  private own(bot: BotSettings, token: string): void {
+    const lease = new HeldLease(token, this.clock);
     this.owned.set(bot.id, lease);
     const runner = this.o.registry.add(bot, lease);
     this.o.observer.leaseEvent(bot.id, "acquired");
@@ -275,7 +286,8 @@ export class Ownership implements BotSet {
       const cut = await this.o.registry.remove(id, this.o.drainTimeoutMs);
       if (!b.lost) {
         const released = await this.o.leases.release(id, b.token).catch((err: unknown) => {
-          this.log.warn({ bot: id, err }, "could not release the lease; it expires by itself");
+          this.log.warn({ bot: id, err }, "could not release the lease; releasing it again next round");
+          this.unreleased.set(id, b);
           return false;
         });
         this.owned.delete(id);
@@ -313,9 +325,19 @@ export class Ownership implements BotSet {
     this.schedule(Math.min(1_000, this.o.ttlMs / 3));
   }
 
+  /** Releases again the leases whose release did not answer (a bot handed over stays nobody's until then). */
+  private async releaseUnreleased(): Promise<void> {
+    await Promise.all(
+      [...this.unreleased].map(async ([id, b]) => {
+        await this.o.leases.release(id, b.token);
+        this.unreleased.delete(id);
+      }),
+    );
+  }
+
   /**
-   * Stops taking and handing over bots and leaves the live instances, so the others take this instance's
-   * share as soon as each bot is released. Called first in a shutdown; the leases are still renewed while the
+   * Stops taking and handing over bots and tells the others this instance is leaving, so they take its share as
+   * soon as each bot is released. Called first in a shutdown; the heartbeat goes on (keeping the leases) while the
    * bots drain, until {@link releaseAll}.
    */
   async leave(): Promise<void> {
@@ -323,19 +345,21 @@ export class Ownership implements BotSet {
     if (!this.o.healthy()) return;
     await this.o.leases
       .leave()
-      .catch((err: unknown) => this.log.warn({ err }, "could not leave the live instances; they see this one gone after the TTL"));
+      .catch((err: unknown) =>
+        this.log.warn({ err }, "could not tell the others this instance is leaving; they see it gone after the TTL"),
+      );
   }
 
   /**
    * After the bots were drained and their offsets confirmed: waits for handovers in progress, then releases
-   * every lease still held (each release is announced, so a standby takes the bot at once). Returns how many
-   * were released.
+   * every lease still held (each release is announced, so a standby takes the bot at once) and leaves the
+   * registry. Returns how many were released.
    */
   async releaseAll(): Promise<number> {
     await Promise.all([...this.owned.values()].map((b) => b.handover));
     this.closed = true;
     clearTimeout(this.timer);
-    const held = [...this.owned].filter(([, b]) => !b.lost);
+    const held = [...this.owned, ...this.unreleased].filter(([, b]) => !b.lost);
     const release = (id: string, token: string): Promise<boolean> =>
       this.o.healthy() ? this.o.leases.release(id, token).catch(() => false) : Promise.resolve(false);
     const results = await Promise.all(held.map(([id, b]) => release(id, b.token)));
@@ -343,6 +367,11 @@ export class Ownership implements BotSet {
       this.owned.delete(id);
       this.o.observer.leaseEvent(id, "released");
     }
+    this.unreleased.clear();
+    if (this.o.healthy() && results.every(Boolean))
+      await this.o.leases
+        .deregister()
+        .catch((err: unknown) => this.log.warn({ err }, "could not leave the registry; the others see this instance gone after the TTL"));
     return results.filter(Boolean).length;
   }
 }

@@ -5,7 +5,7 @@ import { BotHostError, ErrorCodes } from "../errors.js";
 import { telegramBotIdOf } from "../config/token.js";
 import { backoffDelay, sleep } from "../transport/backoff.js";
 import { toGrammySignal } from "./signal.js";
-import type { BotInfoStore } from "../storage/bot-info-store.js";
+import type { BotInfoStore, CachedBotInfo } from "../storage/bot-info-store.js";
 
 /** Options of {@link resolveBotInfo}. */
 export interface ResolveBotInfoOptions {
@@ -31,16 +31,19 @@ export function tokenFingerprint(token: string): string {
  * unchanged, otherwise from `getMe`, retried until `timeoutMs`, then cached. grammY's own `bot.init()` retries
  * forever without a deadline; this does not.
  */
-export async function resolveBotInfo(o: ResolveBotInfoOptions): Promise<{ info: UserFromGetMe; cached: boolean }> {
+export async function resolveBotInfo(o: ResolveBotInfoOptions): Promise<{ info: UserFromGetMe; cached: boolean; record: CachedBotInfo }> {
   const telegramId = telegramBotIdOf(o.token);
   const fingerprint = tokenFingerprint(o.token);
   const hit = await o.store.get(telegramId);
   if (hit !== undefined && hit.tokenHash === fingerprint) {
     if (hit.mode !== o.mode) {
       if (o.mode === "polling") await o.api.deleteWebhook({ drop_pending_updates: false }, o.signal && toGrammySignal(o.signal));
-      await o.store.set(telegramId, { ...hit, mode: o.mode });
+      const { webhook: _dropped, ...rest } = hit;
+      const record = { ...rest, mode: o.mode };
+      await o.store.set(telegramId, record);
+      return { info: hit.info, cached: true, record };
     }
-    return { info: hit.info, cached: true };
+    return { info: hit.info, cached: true, record: hit };
   }
 
   const deadline = AbortSignal.timeout(o.timeoutMs);
@@ -51,8 +54,9 @@ export async function resolveBotInfo(o: ResolveBotInfoOptions): Promise<{ info: 
       const info = await o.api.getMe(toGrammySignal(signal));
       // Not known how this bot ran before: a webhook left set would make every getUpdates fail with 409.
       if (o.mode === "polling") await o.api.deleteWebhook({ drop_pending_updates: false }, toGrammySignal(signal));
-      await o.store.set(telegramId, { tokenHash: fingerprint, info, mode: o.mode });
-      return { info, cached: false };
+      const record = { tokenHash: fingerprint, info, mode: o.mode };
+      await o.store.set(telegramId, record);
+      return { info, cached: false, record };
     } catch (err) {
       if (err instanceof GrammyError && err.error_code === 401) {
         throw new BotHostError(

@@ -1,67 +1,22 @@
 import { GrammyError } from "grammy";
-import type { Update } from "grammy/types";
+import type { BotProblem, BotRunnerShared, BotState, BotStatus, BotStop } from "./bot-types.js";
+import type { Update, UserFromGetMe } from "grammy/types";
 import { isBotHostError, ErrorCodes, type ErrorCode } from "../errors.js";
 import type { BotSettings } from "../config/settings.js";
 import type { Logger } from "../logging/logger.js";
-import type { BotInfoStore } from "../storage/bot-info-store.js";
-import type { CampaignStore } from "../storage/campaign-store.js";
-import type { DeadLetters } from "../storage/dead-letters.js";
-import { Broadcaster } from "./broadcaster.js";
-import type { Journal } from "../storage/journal.js";
-import { resolveBotInfo } from "./bot-info.js";
-import { Admission } from "./admission.js";
+import type { Broadcaster } from "./broadcaster.js";
+import { buildBotParts } from "./bot-parts.js";
+import type { JournalState } from "../storage/journal.js";
+import { prepareStart } from "./bot-start.js";
 import { backoffDelay, sleep } from "../transport/backoff.js";
 import type { Intake } from "./intake.js";
 import type { Lease } from "./lease.js";
-import { PollingIntake } from "./polling-intake.js";
 import type { PollingProblem } from "./polling-supplier.js";
 import type { Throttle } from "../transport/throttle.js";
-import { BotClient, type BotClientShared } from "./bot-client.js";
-import { WebhookIntake, type WebhookOutcome } from "./webhook-intake.js";
+import { BotClient } from "./bot-client.js";
+import type { WebhookIntake, WebhookOutcome } from "./webhook-intake.js";
 
-/** The progress of one bot's {@link BotRunner.stop}. */
-export interface BotStop {
-  /** `true` once every received update finished, `false` when the deadline passed first. */
-  readonly drained: Promise<boolean>;
-  /** The bot is stopped: what the deadline cut (update ids) and the offset confirmed, if any. Never rejects. */
-  readonly done: Promise<{ cut: number[]; offset: number | undefined }>;
-}
-
-/** Where a bot is in its life. `running` and not draining is what readiness asks for. */
-export type BotState = "idle" | "starting" | "running" | "retrying" | "failed" | "stopping" | "stopped";
-
-/** Why a bot is failed or retrying: a stable code and a sentence for the operator. */
-export interface BotProblem {
-  readonly code: ErrorCode;
-  readonly message: string;
-}
-
-/** A read-only snapshot of one bot, for readiness, metrics and a stop's report. */
-export interface BotStatus {
-  readonly id: string;
-  readonly state: BotState;
-  /** Set while the bot is failed or retrying. */
-  readonly problem?: BotProblem;
-  /** Updates accepted and not finished. */
-  readonly inFlight: number;
-  /** Updates of this bot set aside (dead letters) and waiting for an operator. */
-  readonly deadLetters: number;
-  /** Private chats a broadcast of this bot would reach. */
-  readonly audience: number;
-}
-
-/** What a {@link BotRunner} shares with every other bot. */
-export interface BotRunnerShared extends BotClientShared {
-  journal: Journal;
-  deadLetters: DeadLetters;
-  campaigns: CampaignStore;
-  botInfo: BotInfoStore;
-  admission: Admission;
-  /** After this long (ms) a webhook request is answered and its update finishes in the background. */
-  webhookReplyTimeoutMs: number;
-  /** How long a start may wait for the Bot API (ms). */
-  startTimeoutMs: number;
-}
+export type { BotStop, BotState, BotProblem, BotStatus, BotRunnerShared } from "./bot-types.js";
 
 /**
  * One bot: its grammY `Bot` on the shared transport and pipeline, receiving by long polling (through
@@ -85,6 +40,8 @@ export class BotRunner {
   private audience = 0;
   /** Runs the bot's broadcast campaigns while the bot runs here. */
   private broadcaster: Broadcaster | undefined;
+  /** A webhook bot that started and has not needed more yet: what it builds the rest from at its first update. */
+  private parked: { info: UserFromGetMe; replay: Update[] } | undefined;
   /** Updates left journaled because a Bot API call could not reach Telegram: run again once polling gets through. */
   private readonly stranded = new Set<number>();
 
@@ -130,7 +87,9 @@ export class BotRunner {
 
   /** A broadcast campaign of this bot was created (or cancelled): the bot looks at its campaigns again. */
   pokeBroadcasts(): void {
-    if (this.state === "running") this.broadcaster?.poke();
+    if (this.state !== "running") return;
+    this.activate();
+    this.broadcaster?.poke();
   }
 
   /** Records `error` as the last error known of the updates running now. */
@@ -149,9 +108,9 @@ export class BotRunner {
    */
   async retry(updateId: number): Promise<boolean> {
     const update = this.state === "running" ? await this.shared.journal.entry(this.id, updateId) : undefined;
-    if (update === undefined || this.intake === undefined) return false;
+    if (update === undefined || this.state !== "running") return false;
     this.log.info({ update_id: updateId }, "running a dead letter handed back by an operator");
-    this.intake.inject(update);
+    this.activate().inject(update);
     return true;
   }
 
@@ -177,7 +136,12 @@ export class BotRunner {
   async start(): Promise<boolean> {
     this.state = "starting";
     try {
-      await this.launch();
+      await this.shared.starting.acquire(1, this.abort.signal);
+      try {
+        await this.launch();
+      } finally {
+        this.shared.starting.release(1);
+      }
       return (this.state as BotState) === "running";
     } catch (err) {
       if (this.abort.signal.aborted) return false;
@@ -186,90 +150,88 @@ export class BotRunner {
     }
   }
 
-  /** Hands a webhook request's update to this bot. */
+  /** Hands a webhook request's update to this bot (built now if it was idle until this first update). */
   receiveWebhook(update: Update): Promise<WebhookOutcome> {
-    if (this.webhook === undefined || this.state !== "running") return Promise.resolve("unavailable");
-    return this.webhook.receive(update);
+    if (this.state !== "running" || this.settings.mode !== "webhook") return Promise.resolve("unavailable");
+    this.activate();
+    return this.webhook?.receive(update) ?? Promise.resolve("unavailable");
   }
 
   private async launch(): Promise<void> {
     const { shared, settings } = this;
-    this.log.debug("starting: getMe, then the journal");
-    const { info, cached } = await resolveBotInfo({
-      token: settings.token,
-      api: this.client.api(),
-      store: shared.botInfo,
-      botId: settings.id,
-      apiRoot: settings.apiRoot,
-      timeoutMs: shared.startTimeoutMs,
+    const { info, cached, journal, deadLetters, audience } = await prepareStart({
+      settings,
+      shared,
+      client: this.client,
+      log: this.log,
       signal: this.abort.signal,
-      mode: settings.mode,
     });
-    void this.throttle?.stop();
-    const { bot, throttle } = this.client.createBot(info);
-    this.throttle = throttle;
-    const [journal, deadLetters, audience] = await Promise.all([
-      shared.journal.load(settings.id),
-      shared.deadLetters.count(settings.id),
-      shared.campaigns.audienceSize(settings.id),
-    ]);
     this.deadLetters = deadLetters;
     this.audience = audience;
-    this.broadcaster = new Broadcaster({
-      botId: settings.id,
-      api: bot.api,
-      store: shared.campaigns,
-      pace: settings.broadcast,
-      throttled: settings.limits.outgoing !== undefined,
-      observer: shared.observer,
-      log: this.log,
-    });
     if (this.abort.signal.aborted) return;
-    const consume = (u: Update): Promise<void> => this.client.consume(bot, u);
-    this.webhook =
-      settings.mode === "webhook"
-        ? new WebhookIntake({
-            botId: settings.id,
-            bot,
-            journal: shared.journal,
-            admission: shared.admission,
-            perBot: new Admission(settings.polling.concurrency),
-            logger: this.log,
-            url: settings.webhook.url,
-            secret: settings.webhook.secret,
-            allowedUpdates: settings.allowedUpdates,
-            maxConnections: settings.webhook.maxConnections,
-            replyTimeoutMs: shared.webhookReplyTimeoutMs,
-            replay: journal.pending,
-            consume,
-            ...(this.lease === undefined ? {} : { fence: this.lease.token }),
-          })
-        : undefined;
-    this.intake =
-      this.webhook ??
-      new PollingIntake({
-        botId: settings.id,
-        getUpdates: this.client.getUpdates(),
-        journal: shared.journal,
-        admission: shared.admission,
-        logger: this.log,
-        polling: settings.polling,
-        allowedUpdates: settings.allowedUpdates,
-        replay: journal.pending,
-        watermark: journal.watermark,
-        consume,
-        onHealth: (problem) => this.onHealth(problem),
-        onFatal: (err) => this.onFatal(err),
-        ...(this.lease === undefined ? {} : { fence: this.lease.token, leased: () => this.client.awaitLease() }),
-      });
-    await this.intake.start();
-    this.state = "running";
-    this.problem = undefined;
-    this.broadcaster.poke();
+    if (settings.mode === "webhook") {
+      // Idle until its first update: a webhook bot holds its settings and its identity, and builds the rest then.
+      this.parked = { info, replay: journal.pending };
+      this.state = "running";
+      this.problem = undefined;
+      if (journal.pending.length > 0) this.activate();
+      else void this.lookForCampaigns();
+    } else {
+      this.intake = undefined; // a retried start builds afresh
+      const intake = this.activate(info, journal);
+      await intake.start();
+      this.state = "running";
+      this.problem = undefined;
+      this.broadcaster?.poke();
+    }
     this.log.info(
       { username: info.username, mode: settings.mode, replayed: journal.pending.length, botinfo_cached: cached },
       "bot started",
     );
+  }
+
+  /** A parked webhook bot with a campaign to run (after a restart, a handover) is built for it. */
+  private async lookForCampaigns(): Promise<void> {
+    const running = await this.shared.campaigns.list(this.id).then(
+      (list) => list.some((c) => c.status === "running"),
+      (err: unknown) => {
+        this.log.warn({ err }, "could not look for this bot's broadcast campaigns; the next one created is picked up");
+        return false;
+      },
+    );
+    if (running) this.pokeBroadcasts();
+  }
+
+  /**
+   * Builds what runs updates (see {@link buildBotParts}): a polling bot at start; a webhook bot at its first
+   * update (or replay, campaign, dead letter handed back).
+   */
+  private activate(info = this.parked?.info, journal?: JournalState): Intake {
+    if (this.intake !== undefined) return this.intake;
+    if (info === undefined) throw new Error(`bot "${this.id}" was activated before it started`);
+    void this.throttle?.stop();
+    const parts = buildBotParts({
+      settings: this.settings,
+      shared: this.shared,
+      client: this.client,
+      log: this.log,
+      lease: this.lease,
+      info,
+      replay: this.parked?.replay ?? journal?.pending ?? [],
+      watermark: journal?.watermark,
+      onHealth: (problem) => this.onHealth(problem),
+      onFatal: (err) => this.onFatal(err),
+    });
+    this.parked = undefined;
+    this.throttle = parts.throttle;
+    this.broadcaster = parts.broadcaster;
+    this.webhook = parts.webhook;
+    this.intake = parts.intake;
+    if (parts.webhook !== undefined) {
+      void parts.webhook.start();
+      if (this.stopping !== undefined) parts.webhook.stop();
+    }
+    return parts.intake;
   }
 
   private onHealth(problem: PollingProblem | undefined): void {

@@ -20,11 +20,6 @@ export interface WebhookIntakeOptions {
   /** This bot's in-flight cap. */
   perBot: Admission;
   logger: Logger;
-  /** When set, `setWebhook` is called at start with this URL. */
-  url: string | undefined;
-  secret: string;
-  allowedUpdates: readonly string[] | undefined;
-  maxConnections: number;
   /** After this long (ms) a request is answered and its update finishes in the background. */
   replyTimeoutMs: number;
   replay: Update[];
@@ -46,15 +41,8 @@ export class WebhookIntake implements Intake {
 
   constructor(private readonly o: WebhookIntakeOptions) {}
 
+  /** Accepts requests from now on, and runs the unfinished updates of an earlier run. */
   async start(): Promise<void> {
-    if (this.o.url !== undefined) {
-      await this.o.bot.api.setWebhook(this.o.url, {
-        secret_token: this.o.secret,
-        allowed_updates: this.o.allowedUpdates as never,
-        max_connections: this.o.maxConnections,
-      });
-      this.o.logger.info({ url: this.o.url }, "webhook set");
-    }
     this.accepting = true;
     // Unfinished updates of an earlier run, oldest first; the pipeline keeps each chat's order.
     for (const u of this.o.replay) void this.run(u);

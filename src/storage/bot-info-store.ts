@@ -8,6 +8,14 @@ export interface CachedBotInfo {
   readonly info: UserFromGetMe;
   /** How the bot received updates when last started (a switch to polling must delete the webhook). */
   readonly mode?: "polling" | "webhook";
+  /** The webhook registration this host last made (`setWebhook`), while the bot is a webhook bot. */
+  readonly webhook?: WebhookRegistration;
+}
+
+/** A webhook registration as made: a fingerprint of what was sent (the secret only hashed) and when (ms). */
+export interface WebhookRegistration {
+  readonly fingerprint: string;
+  readonly at: number;
 }
 
 /** The `getMe` cache, keyed by the bot's Telegram id (the token's number): a restart calls no `getMe`. */

@@ -57,6 +57,7 @@ export interface KeyBuilder {
   instances(): string;
   instanceUrls(): string;
   instancesCutOff(): string;
+  instancesLeaving(): string;
   leaseChannel(): string;
   botInfo(telegramBotId: string): string;
 }
@@ -83,6 +84,7 @@ export function createKeys(prefix: string): KeyBuilder {
     instances: () => `${prefix}instances:{registry}`,
     instanceUrls: () => `${prefix}instance-urls:{registry}`,
     instancesCutOff: () => `${prefix}instance-cutoff:{registry}`,
+    instancesLeaving: () => `${prefix}instance-leaving:{registry}`,
     leaseChannel: () => `${prefix}leases`,
     botInfo: (telegramBotId) => `${prefix}botinfo:${telegramBotId}`,
   };

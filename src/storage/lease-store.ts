@@ -4,22 +4,46 @@ import { defineLeaseScripts, type LeaseRedis } from "./lease-scripts.js";
 import { clientNames } from "./redis-client.js";
 
 /**
- * Bot leases in Redis: at most one instance owns a bot at a time. A lease is a key holding
- * `<instanceId>/<fence>` with a TTL that its owner renews; `fence` grows with every acquisition, so a write
- * checked against the lease's value (see `RedisJournal`) is refused once another instance took over.
- * Releases and instances joining or leaving are published on one channel, so waiting instances act at once
- * instead of polling. The scripts are in `lease-scripts.ts`.
+ * Bot leases in Redis: at most one instance owns a bot at a time. A lease is a key holding `<instanceId>/<fence>`,
+ * valid while its instance is registered: one heartbeat per instance (every third of the TTL) keeps all its leases,
+ * however many. `fence` grows with every acquisition, so a write checked against the lease's value (see
+ * `RedisJournal`) is refused once another instance took over. An instance whose registration ran out (dead, or
+ * paused past the TTL) loses its leases to whoever takes them, and hears it on the channel. Releases and instances
+ * joining or leaving are published on one channel, so waiting instances act at once instead of polling. The
+ * scripts are in `lease-scripts.ts`.
  */
 /** What {@link LeaseStore.acquire} found. */
-export type Acquired =
-  | { readonly token: string }
-  | { readonly token: undefined; readonly ownerTtlMs: number; /** The holder's instance id. */ readonly owner: string };
+export type Acquired = { readonly token: string } | { readonly token: undefined; /** The holder's token. */ readonly holder: string };
+
+/** What one heartbeat found in the registry. */
+export interface Registry {
+  /** Instances sharing the bots (registered, not leaving). */
+  readonly live: number;
+  /** Of them, how many cannot reach the Bot API. */
+  readonly cutOff: number;
+  /** This instance's registration had run out (or is new): its leases may have been taken meanwhile. */
+  readonly lapsed: boolean;
+  /** Every registered instance, with the ms its registration has left. */
+  readonly instances: ReadonlyMap<string, number>;
+}
 
 /** A lease event heard on the channel. */
 export interface LeaseEvent {
-  readonly kind: "released" | "joined" | "left";
-  /** The bot (`released`) or the instance (`joined`, `left`). */
+  readonly kind: "released" | "joined" | "left" | "taken";
+  /** The bot (`released`, `taken`) or the instance (`joined`, `left`). */
   readonly id: string;
+  /** `taken`: the new holder's token. */
+  readonly token?: string;
+}
+
+/** The instance id of a lease token (`<instanceId>/<fence>`). */
+export function holderOf(token: string): string {
+  return token.slice(0, token.lastIndexOf("/"));
+}
+
+/** The fence number of a lease token (`<instanceId>/<fence>`). */
+export function fenceOf(token: string): number {
+  return Number(token.slice(token.lastIndexOf("/") + 1));
 }
 
 /** Options of {@link LeaseStore}. */
@@ -49,29 +73,40 @@ export class LeaseStore {
   async subscribe(onEvent: (event: LeaseEvent) => void): Promise<void> {
     this.o.subscriber.on("message", (channel: string, message: string) => {
       if (channel !== this.channel) return;
-      const [kind, id] = message.split(" ");
-      if ((kind === "released" || kind === "joined" || kind === "left") && id !== undefined) onEvent({ kind, id });
+      const [kind, id, token] = message.split(" ");
+      if (id === undefined) return;
+      if (kind === "released" || kind === "joined" || kind === "left") onEvent({ kind, id });
+      else if (kind === "taken" && token !== undefined) onEvent({ kind, id, token });
     });
     await this.o.subscriber.subscribe(this.channel);
   }
 
   /**
-   * Records this instance as alive for one TTL, and whether it can reach the Bot API; returns how many instances
-   * are alive and how many of those cannot reach the Bot API.
+   * Registers this instance as alive for one TTL (which keeps every lease it holds), and whether it can reach the
+   * Bot API; `leaving`: it still holds leases while it drains, but takes no share of the bots.
    */
-  async heartbeat(cutOff = false): Promise<{ live: number; cutOff: number }> {
+  async heartbeat(cutOff = false, leaving = false): Promise<Registry> {
     const { keys } = this.o;
-    const [live, cut] = await this.redis.bhHeartbeat(
+    const [live, cut, lapsed, ...rest] = await this.redis.bhHeartbeat(
       keys.instances(),
       keys.instanceUrls(),
       keys.instancesCutOff(),
+      keys.instancesLeaving(),
       this.o.instanceId,
       this.o.ttlMs,
       this.channel,
       this.o.url?.() ?? "",
       cutOff ? 1 : 0,
+      leaving ? 1 : 0,
     );
-    return { live: Number(live), cutOff: Number(cut) };
+    const instances = new Map<string, number>();
+    for (let i = 0; i + 1 < rest.length; i += 2) instances.set(String(rest[i]), Number(rest[i + 1]));
+    return { live: Number(live), cutOff: Number(cut), lapsed: Number(lapsed) === 1, instances };
+  }
+
+  /** The ms the registration of `instanceId` has left now, or -1 when it is not registered (dead or gone). */
+  async registeredFor(instanceId: string): Promise<number> {
+    return Number(await this.redis.bhInstanceLeft(this.o.keys.instances(), instanceId));
   }
 
   /** The HTTP base URL of the instance that owns `botId` now, if any. */
@@ -83,43 +118,40 @@ export class LeaseStore {
     return (await this.redis.hget(this.o.keys.instanceUrls(), instance)) ?? undefined;
   }
 
-  /** Removes this instance from the live ones (its leases stay until released) and tells the others. */
+  /** Tells the others this instance is leaving: it takes no share from now on (its leases stay until released). */
   async leave(): Promise<void> {
-    await this.redis.zrem(this.o.keys.instances(), this.o.instanceId);
-    await this.redis.hdel(this.o.keys.instanceUrls(), this.o.instanceId);
-    await this.redis.hdel(this.o.keys.instancesCutOff(), this.o.instanceId);
+    await this.heartbeat(false, true);
     await this.redis.publish(this.channel, `left ${this.o.instanceId}`);
+  }
+
+  /** Removes this instance from the registry, once it holds no lease. */
+  async deregister(): Promise<void> {
+    await this.forget(this.o.instanceId);
   }
 
   /** Takes the lease of `botId` if nobody holds it. */
   async acquire(botId: string): Promise<Acquired> {
-    const [ok, value, owner] = await this.redis.bhLeaseAcquire(
-      this.o.keys.lease(botId),
-      this.o.keys.fence(botId),
-      this.o.instanceId,
-      this.o.ttlMs,
-    );
-    if (ok === 1) return { token: String(value) };
-    return { token: undefined, ownerTtlMs: Number(value), owner: (owner ?? "").slice(0, (owner ?? "").lastIndexOf("/")) };
+    const [ok, value] = await this.redis.bhLeaseAcquire(this.o.keys.lease(botId), this.o.keys.fence(botId), this.o.instanceId);
+    return ok === 1 ? { token: String(value) } : { token: undefined, holder: String(value) };
   }
 
   /**
-   * Extends a lease this instance holds, or takes it back under the same token if it expired and nobody acquired
-   * the bot since; `false` when another instance has it (or had it since).
+   * After this instance's registration ran out: whether the lease is still ours (it holds our token, or nobody
+   * acquired the bot since; then it is set again). `false` when another instance has it (or had it since).
    */
-  async renew(botId: string, token: string): Promise<boolean> {
-    const fence = Number(token.slice(token.lastIndexOf("/") + 1));
-    return (await this.redis.bhLeaseRenew(this.o.keys.lease(botId), this.o.keys.fence(botId), token, this.o.ttlMs, fence)) === 1;
+  async verify(botId: string, token: string): Promise<boolean> {
+    return (await this.redis.bhLeaseVerify(this.o.keys.lease(botId), this.o.keys.fence(botId), token, fenceOf(token))) === 1;
   }
 
-  /** Takes over at once, with a new fence, a lease still held by `gone` (an instance known to have ended). */
-  async takeOver(botId: string, gone: string): Promise<string | undefined> {
-    const [ok, token] = await this.redis.bhLeaseTakeOver(
+  /** Takes the lease, with a new fence, from `holder` (its token as read), known to be gone, if it still holds it. */
+  async takeFrom(botId: string, holder: string): Promise<string | undefined> {
+    const [ok, token] = await this.redis.bhLeaseTakeFrom(
       this.o.keys.lease(botId),
       this.o.keys.fence(botId),
-      gone,
+      holder,
       this.o.instanceId,
-      this.o.ttlMs,
+      this.channel,
+      botId,
     );
     return ok === 1 ? token : undefined;
   }
@@ -143,11 +175,13 @@ export class LeaseStore {
     }
   }
 
-  /** Removes an instance known to be gone from the live ones, and tells the others. */
+  /** Removes an instance known to be gone from the registry, and tells the others. */
   async forget(instanceId: string): Promise<void> {
-    await this.redis.zrem(this.o.keys.instances(), instanceId);
-    await this.redis.hdel(this.o.keys.instanceUrls(), instanceId);
-    await this.redis.hdel(this.o.keys.instancesCutOff(), instanceId);
+    const { keys } = this.o;
+    await this.redis.zrem(keys.instances(), instanceId);
+    await this.redis.hdel(keys.instanceUrls(), instanceId);
+    await this.redis.hdel(keys.instancesCutOff(), instanceId);
+    await this.redis.hdel(keys.instancesLeaving(), instanceId);
     await this.redis.publish(this.channel, `left ${instanceId}`);
   }
 

@@ -76,19 +76,22 @@ describe("leases as operators see them (/readyz, metrics, settings)", () => {
       const fence = await redis.get(keys.fence(bad.id));
       expect(fence).toMatch(/^\d+$/);
       const getMes = fake.calls(bad.token).filter((c) => c.method === "getMe").length;
-      // watch the bad bot's lease be renewed three times by its owner (its TTL jumps back up each time)
+      const lease = await redis.get(keys.lease(bad.id));
+      const holder = lease!.slice(0, lease!.lastIndexOf("/"));
+      // watch the owner keep the bad bot's lease through three heartbeats (its registration jumps ahead each time)
       let renewals = 0;
-      let last = Infinity;
+      let last = -Infinity;
       await waitUntil(
         async () => {
-          const ttl = await redis.pttl(keys.lease(bad.id));
-          if (ttl > last) renewals++;
-          last = ttl;
+          const until = Number(await redis.zscore(keys.instances(), holder));
+          if (until > last && last !== -Infinity) renewals++;
+          last = until;
           return renewals >= 3;
         },
-        "three renewals of the failed bot's lease",
+        "three heartbeats of the failed bot's owner",
         30_000,
       );
+      expect(await redis.get(keys.lease(bad.id))).toBe(lease);
       expect(await redis.get(keys.fence(bad.id))).toBe(fence);
       expect(fake.calls(bad.token).filter((c) => c.method === "getMe")).toHaveLength(getMes);
       const states = await Promise.all([first, second].map(async (h) => (await readyz(h)).body));

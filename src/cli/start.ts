@@ -5,7 +5,8 @@ import { ExitCodes, ShutdownCoordinator } from "../lifecycle/shutdown-coordinato
  * `bot-host start`: owns SIGINT/SIGTERM first (before anything heavy is loaded, so a signal during start never
  * meets the default action), validates the config (exit 2 on problems), starts the host, and leaves the
  * process running until a signal. A signal while starting stops what has started and exits 0. Exits 1 when no
- * enabled bot could start.
+ * enabled bot could start. Once the bots are up, the garbage of their start is collected (see
+ * `collectStartGarbage`).
  */
 export async function runStart(opts: { config: string; logLevel?: LogLevel; pretty?: boolean }): Promise<void> {
   const coordinator = new ShutdownCoordinator();
@@ -25,12 +26,16 @@ export async function runStart(opts: { config: string; logLevel?: LogLevel; pret
     return;
   }
   if (coordinator.isStopping) return;
-  const { Host } = await import("../host/host.js");
+  const [{ Host }, { collectStartGarbage }] = await Promise.all([import("../host/host.js"), import("../host/start-garbage.js")]);
   if (coordinator.isStopping) return;
   const host = new Host(config, logger, { configPath: opts.config });
   coordinator.watch(host);
   try {
     const report = await host.start();
+    if (!coordinator.isStopping) {
+      const ms = collectStartGarbage();
+      logger.debug({ ms: ms === undefined ? undefined : Math.round(ms) }, "collected what the start left behind");
+    }
     // Standing by for bots other instances own is healthy; only a host that runs nothing it could run exits.
     if (report.enabled > 0 && report.running.length === 0 && report.standby.length === 0 && !coordinator.isStopping) {
       logger.error({ not_running: report.notRunning }, "no bot could start; exiting");

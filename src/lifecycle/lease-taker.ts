@@ -45,9 +45,11 @@ export class LeaseTaker {
     return createHash("sha1").update(`${this.o.instanceId}\n${botId}`).digest("hex");
   }
 
-  /** `bots` in the order this instance tries to take them. */
+  /** `bots` in the order this instance tries to take them (each rank computed once: a cold start sorts thousands). */
   order(bots: readonly BotSettings[]): BotSettings[] {
-    return [...bots].sort((a, b) => this.rank(b.id).localeCompare(this.rank(a.id)));
+    const ranked = bots.map((bot) => ({ bot, rank: this.rank(bot.id) }));
+    ranked.sort((a, b) => (a.rank < b.rank ? 1 : a.rank > b.rank ? -1 : 0));
+    return ranked.map((r) => r.bot);
   }
 
   /**

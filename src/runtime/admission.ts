@@ -6,7 +6,8 @@
  */
 export class Admission {
   private used = 0;
-  private readonly queue: Array<{ n: number; resolve: () => void }> = [];
+  /** Waiters in arrival order (a Set: taking the head and dropping an aborted one cost O(1), with 100,000 waiting). */
+  private readonly queue = new Set<{ n: number; resolve: () => void }>();
 
   constructor(readonly capacity: number) {}
 
@@ -27,7 +28,7 @@ export class Admission {
   acquire(n: number, signal?: AbortSignal): Promise<void> {
     const want = Math.min(n, this.capacity);
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.queue.length === 0 && this.free >= want) {
+    if (this.queue.size === 0 && this.free >= want) {
       this.used += want;
       return Promise.resolve();
     }
@@ -40,13 +41,12 @@ export class Admission {
         },
       };
       const onAbort = (): void => {
-        const i = this.queue.indexOf(entry);
-        if (i >= 0) this.queue.splice(i, 1);
+        this.queue.delete(entry);
         reject(signal?.reason);
         this.wake();
       };
       signal?.addEventListener("abort", onAbort, { once: true });
-      this.queue.push(entry);
+      this.queue.add(entry);
     });
   }
 
@@ -57,8 +57,9 @@ export class Admission {
   }
 
   private wake(): void {
-    for (let head = this.queue[0]; head !== undefined && this.free >= head.n; head = this.queue[0]) {
-      this.queue.shift();
+    for (const head of this.queue) {
+      if (this.free < head.n) return;
+      this.queue.delete(head);
       this.used += head.n;
       head.resolve();
     }

@@ -39,11 +39,11 @@ export class BotRegistry {
 
   /** Starts `runners`, at most 64 at a time; stops picking new ones once `cancelled()` is true. */
   async start(runners: BotRunner[], cancelled: () => boolean): Promise<void> {
-    const queue = [...runners];
+    let next = 0;
     const worker = async (): Promise<void> => {
-      for (let r = queue.shift(); r !== undefined && !cancelled(); r = queue.shift()) await r.start();
+      for (let r = runners[next++]; r !== undefined && !cancelled(); r = runners[next++]) await r.start();
     };
-    await Promise.all(Array.from({ length: Math.min(START_PARALLELISM, queue.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(START_PARALLELISM, runners.length) }, worker));
   }
 
   /**

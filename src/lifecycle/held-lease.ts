@@ -121,7 +121,9 @@ export async function keepLeases(o: {
       }),
     );
   }
-  if (wasInDoubt) for (const id of owned.keys()) o.log.info({ bot: id }, "kept the lease of this bot through the outage; the bot goes on");
+  if (wasInDoubt && owned.size <= 100)
+    for (const id of owned.keys()) o.log.info({ bot: id }, "kept the lease of this bot through the outage; the bot goes on");
+  else if (wasInDoubt) o.log.info({ bots: owned.size }, "kept the leases of these bots through the outage; the bots go on");
   o.clock.renewed(sent);
   return registry;
 }

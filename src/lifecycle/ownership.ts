@@ -55,7 +55,7 @@ export class Ownership implements BotSet {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private again = false;
-  /** Leaving: no more taking or handing over, only renewing until every lease is released. */
+  /** Leaving: no more taking or handing over, only the heartbeat until every lease is released. */
   private leaving = false;
   private closed = false;
   private instances = 1;
@@ -145,7 +145,7 @@ export class Ownership implements BotSet {
     this.timer.unref();
   }
 
-  /** One round: heartbeat, renew, drop what was lost, then take or hand over bots toward the fair share. */
+  /** One round: the heartbeat (which keeps every lease), drop what was lost, then take or hand over bots toward the fair share. */
   tick(): Promise<void> {
     if (this.ticking !== undefined) {
       this.again = true;

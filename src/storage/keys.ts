@@ -22,7 +22,7 @@
  *   being sent now (set; sent again after a crash), and its counts (`sent`, `blocked`, `failed`).
  * - `throttle:{<botId>}:sent`: sorted set of the bot's recent Bot API sends, for its per-bot limit across processes.
  * - `flood:{<botId>}:<userId>`: the incoming flood limit's counter of a user (with `limits.incoming`).
- * - `lease:{<botId>}`: which instance owns the bot, as `<instanceId>/<fence>`, expiring unless renewed.
+ * - `lease:{<botId>}`: which instance owns the bot, as `<instanceId>/<fence>`, valid while that instance is registered.
  * - `fence:{<botId>}`: the bot's fencing counter, incremented on every acquisition of its lease.
  * - `instances:{registry}`: sorted set of live instances, scored by when their heartbeat expires (ms).
  * - `instance-cutoff:{registry}`: hash of the live instances that cannot reach the Bot API now (they hand their bots

@@ -5,7 +5,19 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { ROOT } from "./lib/common.mjs";
 
-const SCRIPTS = ["throughput", "memory", "backlog", "drain", "startup", "throttle", "leases", "broadcast", "scale", "redis-topologies"];
+const SCRIPTS = [
+  "throughput",
+  "memory",
+  "backlog",
+  "drain",
+  "startup",
+  "throttle",
+  "leases",
+  "single",
+  "broadcast",
+  "scale",
+  "redis-topologies",
+];
 const args = process.argv.slice(2);
 const failed = [];
 const t0 = performance.now();

@@ -21,7 +21,7 @@ export interface OwnershipOptions {
   drainTimeoutMs: number;
   logger: Logger;
   observer: RuntimeObserver;
-  /** Whether Redis answers now: while it does not, a shutdown does not wait on lease commands (the leases expire). */
+  /** Whether Redis answers now: while it does not, a shutdown does not wait on lease commands (the registration runs out). */
   healthy: () => boolean;
   /** The part of the instance id that a restart of this process keeps (see `newInstanceId`). */
   name: string;
@@ -83,7 +83,10 @@ export class Ownership implements BotSet {
     await this.taker
       .findEnded()
       .catch((err: unknown) =>
-        this.log.warn({ err }, "could not look for earlier processes of this instance; their leases are taken when they expire"),
+        this.log.warn(
+          { err },
+          "could not look for earlier processes of this instance; their leases are taken when their registration runs out",
+        ),
       );
     await this.tick();
     await Promise.all(this.starting);

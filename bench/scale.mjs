@@ -7,9 +7,8 @@
 // (INFO stats); 2,000 single updates, each into a random bot, each sent after the previous one was answered (CPU
 // per update); then SIGTERM and a restart with the same file: spawn -> "all bots are up", and the Bot API calls
 // the restart made. The same 10,000 bots with `leases.enabled: false` are the baseline row.
-import { createServer } from "node:net";
 import { Redis } from "ioredis";
-import { flags, fmt, freshPrefix, header, makeTokens, runMain, sleep, table, writeHostConfig } from "./lib/common.mjs";
+import { freePort, flags, fmt, freshPrefix, header, makeTokens, runMain, sleep, table, writeHostConfig } from "./lib/common.mjs";
 import { startRedis, textUpdate, until } from "./lib/env.mjs";
 import { LocalBotApi } from "../dist/src/local-api/index.js";
 import { cpuSeconds, spawnCli } from "./lib/side.mjs";
@@ -157,16 +156,4 @@ async function watchReady(url, t0) {
       return { s: (performance.now() - t0) / 1000, owned: body.leases?.owned.length ?? Object.keys(body.bots).length };
     await sleep(50);
   }
-}
-
-/** A TCP port free on 127.0.0.1 now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -5,8 +5,20 @@
 //   node bench/single.mjs [--quick] [--profile (a .cpuprofile per side in bench/profiles/)]
 // Sides: plain grammY + runner (polling, the baseline), the host polling, the host with webhooks (the local Bot
 // API posts each update to the host's webhook route). The host runs with its Redis journal, the default.
-import { createServer } from "node:net";
-import { BENCH_APP, flags, fmt, freshPrefix, header, makeTokens, quantile, ratio, runMain, table, writeHostConfig } from "./lib/common.mjs";
+import {
+  freePort,
+  BENCH_APP,
+  flags,
+  fmt,
+  freshPrefix,
+  header,
+  makeTokens,
+  quantile,
+  ratio,
+  runMain,
+  table,
+  writeHostConfig,
+} from "./lib/common.mjs";
 import { addBots, startFake, startRedis, textUpdate, until, waitAllPolling } from "./lib/env.mjs";
 import { cpuSeconds, spawnSide } from "./lib/side.mjs";
 import { Redis } from "ioredis";
@@ -103,16 +115,4 @@ async function callsOf(client) {
     if (name.startsWith("eval")) scripts += n;
   }
   return { calls, scripts };
-}
-
-/** A TCP port free on 127.0.0.1 now. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
 }

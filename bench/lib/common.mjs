@@ -5,6 +5,7 @@ import { cpus, freemem, tmpdir, totalmem } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { createServer } from "node:net";
 
 /** The repository root (bench/lib/../..). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -98,4 +99,16 @@ export function runMain(main) {
       process.exit(1);
     },
   );
+}
+
+/** A TCP port free on 127.0.0.1 now (for a host's HTTP server whose URL must be known before it starts). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }

@@ -1,5 +1,5 @@
-// What each V8 heap space holds in RAM, and the RSS split by kind, for the stats replies of bench/lib/worker.mjs
-// and bench/lib/cli-probe.mjs.
+// The stats replies of bench/lib/worker.mjs and bench/lib/cli-probe.mjs: memory, CPU, and what each V8 heap space
+// holds in RAM with the RSS split by kind.
 import { readFileSync } from "node:fs";
 import { getHeapSpaceStatistics } from "node:v8";
 
@@ -17,4 +17,19 @@ export function spaces() {
     out.rssAnon = kb("RssAnon") + kb("RssShmem");
   } catch {}
   return out;
+}
+
+/** Memory and CPU of this process: the fields both stats replies share. */
+export function processStats() {
+  const m = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return {
+    rss: m.rss,
+    heapUsed: m.heapUsed,
+    heapTotal: m.heapTotal,
+    external: m.external,
+    cpuUser: cpu.user,
+    cpuSystem: cpu.system,
+    spaces: spaces(),
+  };
 }

@@ -10,7 +10,7 @@
 import { pathToFileURL } from "node:url";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { spaces } from "./heap-spaces.mjs";
+import { processStats } from "./heap-spaces.mjs";
 
 // BENCH_HEAP_PROFILE=<file>: sample every allocation site, garbage included (where GC time comes from);
 // written at "stop" to <file>-<side>.heapprofile. Summarize with bench/lib/profile-summary.mjs <file>.heapprofile.
@@ -111,23 +111,16 @@ process.on("message", async (msg) => {
       send({ type: "ready", id: msg.id, ...r });
     } else if (msg.type === "stats") {
       if (msg.gc && globalThis.gc) for (let i = 0; i < 3; i++) globalThis.gc();
-      const m = process.memoryUsage();
-      const cpu = process.cpuUsage();
+      const stats = processStats();
       const elu = performance.eventLoopUtilization();
       send({
         type: "stats",
         id: msg.id,
-        rss: m.rss,
-        heapUsed: m.heapUsed,
-        heapTotal: m.heapTotal,
-        external: m.external,
-        cpuUser: cpu.user,
-        cpuSystem: cpu.system,
-        peakRss: Math.max(peakRss, m.rss),
+        ...stats,
+        peakRss: Math.max(peakRss, stats.rss),
         peakAtMs: peakAt - startedAt,
         eluIdle: elu.idle,
         eluActive: elu.active,
-        spaces: spaces(),
       });
       if (msg.resetPeak) peakRss = 0;
     } else if (msg.type === "stop") {

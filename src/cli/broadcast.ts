@@ -1,9 +1,8 @@
-import { loadConfig, type Config } from "../config/index.js";
-import { resolveSettings, type HostSettings } from "../config/settings.js";
+import type { HostSettings } from "../config/settings.js";
 import { ExitCodes } from "../errors.js";
 import type { CampaignState, CampaignStore } from "../storage/campaign-store.js";
 import type { OperatorChannel } from "../storage/operator-channel.js";
-import { reportError } from "./print.js";
+import { operatorSettings, withOperatorRedis } from "./operator-redis.js";
 
 /** What `bot-host broadcast` was asked to do. */
 export type BroadcastCommand =
@@ -26,50 +25,22 @@ const FOLLOW_EVERY_MS = 500;
  * `cancel` look at and stop campaigns. Needs Redis: a campaign outlives the process that runs it.
  */
 export async function runBroadcast(opts: { config: string }, command: BroadcastCommand): Promise<number> {
-  let config: Config;
-  try {
-    config = await loadConfig(opts.config);
-  } catch (err) {
-    return reportError(err);
-  }
-  const settings = resolveSettings(config);
-  if (settings.redis === undefined) {
-    process.stderr.write(
-      `${opts.config}: no Redis configured: a broadcast campaign is kept in Redis (it outlives a restart), so it needs one\n`,
-    );
-    return ExitCodes.CONFIG;
-  }
+  const settings = await operatorSettings(opts.config, "a broadcast campaign is kept in Redis (it outlives a restart), so it needs one");
+  if (typeof settings === "number") return settings;
   const enabled = settings.bots.filter((b) => b.enabled).map((b) => b.id);
   if (command.action === "send" && command.bot !== undefined && !enabled.includes(command.bot)) {
     process.stderr.write(`${opts.config}: no enabled bot "${command.bot}" (enabled bots: ${enabled.join(", ")})\n`);
     return ExitCodes.CONFIG;
   }
-  const [{ createRedisClient }, { createKeys }, { RedisCampaignStore }, { OperatorChannel }] = await Promise.all([
-    import("../storage/redis-client.js"),
-    import("../storage/keys.js"),
-    import("../storage/redis-campaign-store.js"),
-    import("../storage/operator-channel.js"),
-  ]);
-  const redis = createRedisClient(settings.redis, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-    const keys = createKeys(settings.keyPrefix);
+  const { RedisCampaignStore } = await import("../storage/redis-campaign-store.js");
+  return withOperatorRedis(settings, "the campaigns", async ({ redis, keys, channel }) => {
     const store = new RedisCampaignStore(redis, keys);
-    const channel = new OperatorChannel({ redis, keys });
     if (command.action === "send") {
       const bots = command.all ? enabled : [command.bot!];
-      return await send(store, channel, bots, command);
+      return send(store, channel, bots, command);
     }
-    return await statusOrCancel(settings, store, channel, command);
-  } catch (err) {
-    process.stderr.write(
-      `cannot reach the campaigns at ${settings.redis.displayUrl}: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
-    return ExitCodes.RUNTIME;
-  } finally {
-    redis.disconnect();
-  }
+    return statusOrCancel(settings, store, channel, command);
+  });
 }
 
 async function send(

@@ -1,10 +1,9 @@
-import { loadConfig, type Config } from "../config/index.js";
-import { resolveSettings, type HostSettings } from "../config/settings.js";
+import type { HostSettings } from "../config/settings.js";
 import { ExitCodes } from "../errors.js";
 import type { OperatorChannel } from "../storage/operator-channel.js";
 import type { DeadLetter } from "../storage/dead-letters.js";
 import type { RedisDeadLetters } from "../storage/redis-dead-letters.js";
-import { reportError } from "./print.js";
+import { operatorSettings, withOperatorRedis } from "./operator-redis.js";
 
 /** What `bot-host dead-letters` was asked to do. */
 export type DeadLetterCommand =
@@ -18,38 +17,20 @@ export type DeadLetterCommand =
  * Redis' `operators` channel.
  */
 export async function runDeadLetters(opts: { config: string }, command: DeadLetterCommand): Promise<number> {
-  let config: Config;
-  try {
-    config = await loadConfig(opts.config);
-  } catch (err) {
-    return reportError(err);
-  }
-  const settings = resolveSettings(config);
-  if (settings.redis === undefined) {
-    process.stderr.write(
-      `${opts.config}: no Redis configured: dead letters then live in the host process only (their count per bot is in /readyz, each one is in the log at error level); this command reads them from Redis\n`,
-    );
-    return ExitCodes.CONFIG;
-  }
+  const settings = await operatorSettings(
+    opts.config,
+    "dead letters then live in the host process only (their count per bot is in /readyz, each one is in the log at error level); this command reads them from Redis",
+  );
+  if (typeof settings === "number") return settings;
   const known = new Set(settings.bots.map((b) => b.id));
   const { bot } = command;
   if (bot !== undefined && !known.has(bot)) {
     process.stderr.write(`${opts.config}: no bot "${bot}" (bots: ${[...known].join(", ")})\n`);
     return ExitCodes.CONFIG;
   }
-  const [{ createRedisClient }, { createKeys }, { RedisDeadLetters }, { OperatorChannel }] = await Promise.all([
-    import("../storage/redis-client.js"),
-    import("../storage/keys.js"),
-    import("../storage/redis-dead-letters.js"),
-    import("../storage/operator-channel.js"),
-  ]);
-  const redis = createRedisClient(settings.redis, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
-  redis.on("error", () => undefined);
-  try {
-    await redis.connect();
-    const keys = createKeys(settings.keyPrefix);
+  const { RedisDeadLetters } = await import("../storage/redis-dead-letters.js");
+  return withOperatorRedis(settings, "the dead letters", async ({ redis, keys, channel }) => {
     const letters = new RedisDeadLetters(redis, keys);
-    const channel = new OperatorChannel({ redis, keys });
     switch (command.action) {
       case "list": {
         const ids = command.bot === undefined ? [...known] : [command.bot];
@@ -66,14 +47,7 @@ export async function runDeadLetters(opts: { config: string }, command: DeadLett
         return n > 0 || command.updateId === "all" ? ExitCodes.OK : ExitCodes.RUNTIME;
       }
     }
-  } catch (err) {
-    process.stderr.write(
-      `cannot reach the dead letters at ${settings.redis.displayUrl}: ${err instanceof Error ? err.message : String(err)}\n`,
-    );
-    return ExitCodes.RUNTIME;
-  } finally {
-    redis.disconnect();
-  }
+  });
 }
 
 async function retry(

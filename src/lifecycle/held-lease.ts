@@ -1,6 +1,6 @@
 import type { Logger } from "../logging/logger.js";
 import type { Lease } from "../runtime/lease.js";
-import type { LeaseStore, Registry } from "../storage/lease-store.js";
+import { fenceOf, type LeaseStore, type Registry } from "../storage/lease-store.js";
 
 /**
  * How long this instance's leases are surely valid: until its last heartbeat (counted from when it was sent) plus
@@ -55,16 +55,11 @@ export class HeldLease implements Lease {
 
   /** The fence number of the token (`<instance>/<fence>`). */
   get fence(): number {
-    return Number(this.token.slice(this.token.lastIndexOf("/") + 1));
+    return fenceOf(this.token);
   }
 
   get lost(): boolean {
     return this.isLost;
-  }
-
-  /** Whether a renewal is overdue (and the lease not known lost). */
-  get inDoubt(): boolean {
-    return !this.isLost && !this.clock.valid();
   }
 
   valid(): boolean {

@@ -58,7 +58,6 @@ export class Ownership implements BotSet {
   /** Leaving: no more taking or handing over, only the heartbeat until every lease is released. */
   private leaving = false;
   private closed = false;
-  private instances = 1;
   private failingSince: number | undefined;
   /** First start attempts of bots taken and not yet settled (the host's start waits for those of its first round). */
   private readonly starting = new Set<Promise<unknown>>();
@@ -177,7 +176,6 @@ export class Ownership implements BotSet {
     }
     if (this.o.reachability.cutOff && (await this.o.probe())) this.o.reachability.reached();
     const registry = await this.keepAlive(false);
-    this.instances = Math.max(1, registry.live);
     await this.releaseUnreleased();
     if (this.failingSince !== undefined) {
       this.log.info("Redis answers the lease commands again");
@@ -236,7 +234,7 @@ export class Ownership implements BotSet {
     this.owned.set(bot.id, lease);
     const runner = this.o.registry.add(bot, lease);
     this.o.observer.leaseEvent(bot.id, "acquired");
-    this.log.info({ bot: bot.id, fence: Number(token.split("/").pop()) }, "took the lease of this bot; starting it here");
+    this.log.info({ bot: bot.id, fence: fenceOf(token) }, "took the lease of this bot; starting it here");
     const started = runner.start().then(() => {
       this.starting.delete(started);
       if (!this.complete && this.starting.size === 0 && this.runsAll()) {

@@ -113,8 +113,8 @@ export class LeaseStore {
   async ownerUrl(botId: string): Promise<string | undefined> {
     // Two commands: the lease is in the bot's slot, the URLs in the registry's.
     const owner = await this.redis.get(this.o.keys.lease(botId));
-    const instance = owner?.slice(0, owner.lastIndexOf("/"));
-    if (instance === undefined || instance === "") return undefined;
+    const instance = owner === null ? "" : holderOf(owner);
+    if (instance === "") return undefined;
     return (await this.redis.hget(this.o.keys.instanceUrls(), instance)) ?? undefined;
   }
 

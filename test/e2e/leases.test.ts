@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
 import { Redis } from "ioredis";
-import { CliProcess } from "../support/cli.js";
+import { CliProcess, owns } from "../support/cli.js";
 import { LocalBotApi } from "../support/fake-bot-api.js";
 import { MessageStream } from "../support/message-stream.js";
 import { buildYaml, expectSessionCounts, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
@@ -45,20 +45,6 @@ const tookLease =
   (bot: string) =>
   (l: LogLine): boolean =>
     l.msg === "took the lease of this bot; starting it here" && l.bot === bot;
-const owns = (p: CliProcess): string[] => {
-  const owned = new Set<string>();
-  for (const l of p.lines) {
-    if (typeof l.bot !== "string") continue;
-    if (l.msg === "took the lease of this bot; starting it here") owned.add(l.bot);
-    if (
-      l.msg === "handed this bot over: drained, offset confirmed, lease released" ||
-      (typeof l.msg === "string" && l.msg.startsWith("lost the lease"))
-    )
-      owned.delete(l.bot);
-  }
-  return [...owned].sort();
-};
-
 describe("several instances share the bots through Redis leases (real CLI, real signals)", () => {
   let fake: LocalBotApi;
   let procs: CliProcess[] = [];

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { CliProcess } from "../support/cli.js";
+import { CliProcess, owns } from "../support/cli.js";
 import { LocalBotApi } from "../support/fake-bot-api.js";
 import { MessageStream } from "../support/message-stream.js";
 import { buildYaml, expectSessionCounts, fakeToken, uniquePrefix, writeConfig, type LogLine } from "../support/harness.js";
@@ -8,21 +8,6 @@ import { TcpProxy } from "../support/tcp-proxy.js";
 const redisUrl = inject("redisUrl");
 const TTL_S = 5; // buildYaml's lease TTL
 const THRESHOLD_S = 2 * TTL_S; // calls failing this long: the instance hands its bots over
-
-/** The bots a CLI owns by lease now, from its log. */
-function owns(p: CliProcess): string[] {
-  const owned = new Set<string>();
-  for (const l of p.lines) {
-    if (typeof l.bot !== "string") continue;
-    if (l.msg === "took the lease of this bot; starting it here") owned.add(l.bot);
-    if (
-      l.msg === "handed this bot over: drained, offset confirmed, lease released" ||
-      (typeof l.msg === "string" && l.msg.startsWith("lost the lease"))
-    )
-      owned.delete(l.bot);
-  }
-  return [...owned].sort();
-}
 
 /**
  * Checks every label was answered exactly once, except a reply that was on its way when the link was cut and whose

@@ -84,3 +84,18 @@ export async function runCli(
   const code = await p.exitCode();
   return { code, stdout: p.stdout, stderr: p.stderr };
 }
+
+/** The bots a CLI owns by lease now, from its log: taken, and not handed over or lost since. */
+export function owns(p: CliProcess): string[] {
+  const owned = new Set<string>();
+  for (const l of p.lines) {
+    if (typeof l.bot !== "string") continue;
+    if (l.msg === "took the lease of this bot; starting it here") owned.add(l.bot);
+    if (
+      l.msg === "handed this bot over: drained, offset confirmed, lease released" ||
+      (typeof l.msg === "string" && l.msg.startsWith("lost the lease"))
+    )
+      owned.delete(l.bot);
+  }
+  return [...owned].sort();
+}

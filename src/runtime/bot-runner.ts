@@ -175,7 +175,7 @@ export class BotRunner {
       this.state = "running";
       this.problem = undefined;
       if (journal.pending.length > 0) this.activate();
-      else void this.lookForCampaigns();
+      void this.lookForCampaigns();
     } else {
       this.intake = undefined; // a retried start builds afresh
       const intake = this.activate(info, journal);
@@ -190,7 +190,7 @@ export class BotRunner {
     );
   }
 
-  /** A parked webhook bot with a campaign to run (after a restart, a handover) is built for it. */
+  /** A webhook bot with a campaign to run (after a restart, a handover) runs it, built for it if it was parked. */
   private async lookForCampaigns(): Promise<void> {
     const running = await this.shared.campaigns.list(this.id).then(
       (list) => list.some((c) => c.status === "running"),

@@ -1,10 +1,10 @@
 import { Redis } from "ioredis";
-import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { uniquePrefix } from "../support/harness.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { defineScripts, SCRIPTS, type ScriptArg, type ScriptedRedis } from "../../src/storage/journal-scripts.js";
 import { createKeys, type KeyBuilder } from "../../src/storage/keys.js";
 
-const redisUrl = inject("redisUrl");
 const BOT = "scripts";
 /** A lease value as the lease store writes it: `<instanceId>/<fence>`. */
 const TOKEN = "host-a-4242-0a1b2c/7";
@@ -14,11 +14,16 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
   let prefix: string;
   let keys: KeyBuilder;
 
-  beforeAll(() => {
-    redis = defineScripts(new Redis(redisUrl));
+  // A server of its own: MONITOR (see scriptCommands) on the suite's shared server would also stream the other
+  // test files' commands, and ioredis fails on a monitor line that arrives before MONITOR's own answer.
+  let server: RedisServer;
+  beforeAll(async () => {
+    server = await startRedisServer();
+    redis = defineScripts(new Redis(server.url));
   });
-  afterAll(() => {
+  afterAll(async () => {
     redis.disconnect();
+    await server.stop();
   });
   beforeEach(() => {
     prefix = uniquePrefix();

@@ -1,12 +1,22 @@
-import { afterEach, beforeEach, describe, expect, inject, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Redis } from "ioredis";
 import type { Update } from "grammy/types";
 import { createStorage, type Storage } from "../../src/storage/storage.js";
 import type { RedisSettings } from "../../src/config/settings.js";
 import { memoryLogger, uniquePrefix } from "../support/harness.js";
-import { startRedisServer } from "../support/redis-server.js";
+import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 
-const redisUrl = inject("redisUrl");
+// A server of its own: the MONITOR test counts every command the server runs, which on the suite's shared server
+// would include the other test files' (and ioredis fails on a monitor line that arrives before MONITOR's answer).
+let server: RedisServer;
+let redisUrl: string;
+beforeAll(async () => {
+  server = await startRedisServer();
+  redisUrl = server.url;
+});
+afterAll(async () => {
+  await server.stop();
+});
 
 /** The Redis settings of a single server at `url`. */
 function redisAt(url: string, o: Partial<RedisSettings> = {}): RedisSettings {

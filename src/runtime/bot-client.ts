@@ -11,7 +11,8 @@ import { HostContext, bindContext, type AudienceHook } from "./context.js";
 import { createGetUpdates, type GetUpdates } from "./get-updates.js";
 import type { Lease } from "./lease.js";
 import { updateTypeOf, type RuntimeObserver } from "./observer.js";
-import { SetAsideError } from "./pipeline.js";
+import { dropHandOff } from "./lone-update.js";
+import { RedeliveryError, SetAsideError } from "./pipeline.js";
 import type { DeadLetter } from "../storage/dead-letters.js";
 
 /** What every bot's grammY side is built on. */
@@ -138,13 +139,15 @@ export class BotClient {
     const type = updateTypeOf(update);
     observer.updateReceived(botId, type);
     const t0 = performance.now();
-    let outcome: "ok" | "error" = "ok";
+    let outcome: "ok" | "error" | "redelivery" = "ok";
     try {
       await bot.handleUpdate(update);
     } catch (err) {
       outcome = "error";
       const cause = err instanceof Error && "error" in err ? (err as { error: unknown }).error : err;
-      if (cause instanceof SetAsideError) {
+      if (cause instanceof RedeliveryError) {
+        outcome = "redelivery";
+      } else if (cause instanceof SetAsideError) {
         const { letter } = cause;
         observer.deadLettered(botId, letter.reason);
         this.log.error(
@@ -176,7 +179,8 @@ export class BotClient {
         this.log.error({ err: cause, update_id: update.update_id }, "handler failed; the bot goes on");
       }
     } finally {
-      observer.updateHandled(botId, type, outcome, (performance.now() - t0) / 1000, update.update_id);
+      dropHandOff(update);
+      if (outcome !== "redelivery") observer.updateHandled(botId, type, outcome, (performance.now() - t0) / 1000, update.update_id);
     }
   }
 }

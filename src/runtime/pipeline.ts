@@ -3,11 +3,12 @@ import { sequentialize } from "@grammyjs/runner";
 import { limit } from "@grammyjs/ratelimiter";
 import type { DeadLetter } from "../storage/dead-letters.js";
 import type { KeyBuilder } from "../storage/keys.js";
-import type { Journal } from "../storage/journal.js";
+import type { Begun, Journal } from "../storage/journal.js";
 import type { StateStore } from "../storage/state-store.js";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { attachSession } from "./chat-session.js";
 import { audienceOf, chatKeyOf, incomingOf, leaseOf, remembersUpdate, type HostContext } from "./context.js";
+import { takeHandOff } from "./lone-update.js";
 import { openScope, runInScope } from "./update-scope.js";
 
 /** The two Redis commands the flood limiter uses (an ioredis client has them). */
@@ -47,6 +48,13 @@ export interface PipelineOptions {
 export class SetAsideError extends BotHostError {
   constructor(readonly letter: DeadLetter) {
     super(ErrorCodes.UPDATE_SET_ASIDE, `update ${letter.update.update_id} of bot "${letter.botId}" was set aside (${letter.reason})`);
+  }
+}
+
+/** The error a webhook redelivery ends with when its claim rode on its begin (see `lone-update.ts`): nothing ran. */
+export class RedeliveryError extends Error {
+  constructor(botId: string, updateId: number) {
+    super(`update ${updateId} of bot "${botId}" is a redelivery of one in flight or finished: not run again`);
   }
 }
 
@@ -90,8 +98,20 @@ export function createPipeline(o: PipelineOptions): Composer<HostContext> {
     const audience = audienceOf(ctx);
     // The audience of a broadcast: private chats only (a group is no broadcast target).
     const member = audience !== undefined && ctx.chat?.type === "private" ? String(ctx.chat.id) : undefined;
-    const begun = await journal.begin(botId, updateId, { maxAttempts, read: key, fence: lease?.token, audience: member });
-    if (!begun.run) throw new SetAsideError(begun.letter);
+    const handed = takeHandOff(ctx.update);
+    const record = handed === undefined ? undefined : { update: ctx.update, as: handed.as };
+    let begun: Begun;
+    try {
+      begun = await journal.begin(botId, updateId, { maxAttempts, read: key, fence: lease?.token, audience: member, record });
+    } catch (err) {
+      handed?.settle(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+    handed?.settle(begun.run || begun.duplicate !== true);
+    if (!begun.run) {
+      if (begun.duplicate === true) throw new RedeliveryError(botId, updateId);
+      throw new SetAsideError(begun.letter);
+    }
     if (begun.joined) audience?.joined();
     const sessionWrites = attachSession(ctx, key, begun.value, o.stateExpires);
     const scope = openScope(ctx, state, keys);

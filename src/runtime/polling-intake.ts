@@ -23,7 +23,7 @@ export class PollingIntake implements Intake {
   private task: Promise<void> = Promise.resolve();
 
   constructor(private readonly o: PollingIntakeOptions) {
-    this.supplier = new PollingSupplier(o);
+    this.supplier = new PollingSupplier({ ...o, idle: () => this.tracker.size === 0 });
   }
 
   async start(): Promise<void> {

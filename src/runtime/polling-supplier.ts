@@ -7,6 +7,7 @@ import type { Journal } from "../storage/journal.js";
 import type { Admission } from "./admission.js";
 import { backoffDelay, sleep } from "../transport/backoff.js";
 import type { GetUpdates } from "./get-updates.js";
+import { handOff } from "./lone-update.js";
 
 type RunnerSignal = Parameters<UpdateSupplier<Update>["supply"]>[1];
 
@@ -52,6 +53,8 @@ export interface PollingSupplierOptions {
   leased?: () => Promise<BotHostError | undefined>;
   /** For a leased bot: the fence token its journal writes carry. */
   fence?: string;
+  /** `true` while nothing of this bot is in flight: a lone update's journal write may then ride on its begin. */
+  idle?: () => boolean;
 }
 
 /**
@@ -67,6 +70,8 @@ export class PollingSupplier implements UpdateSupplier<Update> {
   private watermark: number | undefined;
   private readonly replay: Update[];
   private readonly log: Logger;
+  /** The journal write of the lone update handed out last, carried by its begin: awaited before the next fetch. */
+  private recording: Promise<unknown> | undefined;
 
   constructor(private readonly o: PollingSupplierOptions) {
     this.replay = o.replay;
@@ -88,6 +93,16 @@ export class PollingSupplier implements UpdateSupplier<Update> {
       return batch;
     }
     for (let failures = 0; ;) {
+      const recording = this.recording;
+      this.recording = undefined;
+      if (recording !== undefined) {
+        try {
+          await untilAborted(recording, signal);
+          failures = 0;
+        } catch (err) {
+          if (!(await this.journalFailed(err, failures++, 1, signal))) throw err;
+        }
+      }
       const lost = this.o.leased === undefined ? undefined : await untilAborted(this.o.leased(), signal);
       if (lost !== undefined) throw lost;
       const limit = Math.max(1, Math.min(batchSize, this.o.polling.limit, this.o.polling.concurrency, this.o.admission.free));
@@ -102,22 +117,42 @@ export class PollingSupplier implements UpdateSupplier<Update> {
       }
       // The next getUpdates confirms this batch to Telegram: it must be in the journal before that. While Redis
       // is unreachable the write waits; a stop does not (the batch is then neither handled nor confirmed).
+      const lone = fresh[0];
+      if (fresh.length === 1 && lone !== undefined && this.o.journal.recordsOnBegin && this.o.idle?.() === true) {
+        // The write rides on the update's begin; the cursor moves once it landed, and the next fetch waits for it.
+        this.recording = handOff(lone, "append").then(() => this.passed(last.update_id));
+        await this.o.admission.acquire(1, signal);
+        return fresh;
+      }
       try {
         await untilAborted(this.o.journal.append(this.o.botId, fresh, this.o.fence), signal);
       } catch (err) {
-        if (signal.aborted || (err instanceof BotHostError && err.code === ErrorCodes.LEASE_LOST)) throw err;
-        // The offset did not move: the same batch is fetched again once the journal accepts writes.
-        this.log.error({ err, updates: fresh.length }, "cannot write the update journal; retrying the batch");
-        await sleep(backoffDelay(failures++, 500, 30_000), signal);
-        continue;
+        if (await this.journalFailed(err, failures++, fresh.length, signal)) continue;
+        throw err;
       }
       failures = 0;
-      this.offset = last.update_id + 1;
-      this.watermark = last.update_id;
+      this.passed(last.update_id);
       // Stopped while waiting for room: the batch stays journaled and is replayed by the next start.
       await this.o.admission.acquire(fresh.length, signal);
       return fresh;
     }
+  }
+
+  /** The batch ending at `lastId` is journaled: the next fetch confirms it. */
+  private passed(lastId: number): void {
+    this.offset = lastId + 1;
+    this.watermark = lastId;
+  }
+
+  /**
+   * A batch could not be journaled: `false` when that ends polling (a stop, or the lease passed on); else logs it
+   * and waits with backoff, and the same batch is fetched again (the offset did not move).
+   */
+  private async journalFailed(err: unknown, failures: number, updates: number, signal: AbortSignal): Promise<boolean> {
+    if (signal.aborted || (err instanceof BotHostError && err.code === ErrorCodes.LEASE_LOST)) return false;
+    this.log.error({ err, updates }, "cannot write the update journal; retrying the batch");
+    await sleep(backoffDelay(failures, 500, 30_000), signal);
+    return true;
   }
 
   /**

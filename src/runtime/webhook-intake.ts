@@ -6,6 +6,7 @@ import type { Journal } from "../storage/journal.js";
 import type { Admission } from "./admission.js";
 import { InFlightTracker } from "./in-flight.js";
 import type { Intake } from "./intake.js";
+import { handOff } from "./lone-update.js";
 
 /** What a webhook request gets back from the bot. */
 export type WebhookOutcome = "handled" | "duplicate" | "background" | "unavailable";
@@ -51,8 +52,18 @@ export class WebhookIntake implements Intake {
   /** Handles one update POSTed by Telegram. */
   async receive(update: Update): Promise<WebhookOutcome> {
     if (!this.accepting) return "unavailable";
-    if (!(await this.o.journal.claim(this.o.botId, update, this.o.fence))) return "duplicate";
-    const done = this.run(update);
+    const { journal, admission, perBot } = this.o;
+    let done: Promise<void>;
+    // Nothing else of this bot in flight: the claim rides on the update's begin (see `lone-update.ts`). The
+    // request is answered only once the update is journaled either way.
+    if (journal.recordsOnBegin && this.tracker.size === 0 && perBot.free > 0 && admission.free > 0) {
+      const claimed = handOff(update, "claim");
+      done = this.run(update);
+      if (!(await claimed)) return "duplicate";
+    } else {
+      if (!(await journal.claim(this.o.botId, update, this.o.fence))) return "duplicate";
+      done = this.run(update);
+    }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<"background">((resolve) => {
       timer = setTimeout(() => resolve("background"), this.o.replyTimeoutMs);

@@ -59,14 +59,25 @@ redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
 `,
   },
-  // KEYS: journal, attempts, dead letters, lease, fence counter, audience, and optionally a state key to read.
-  // ARGV: update id, max attempts, fence token, now (ms), the error to record when none is known, a private chat
-  // to record in the audience ('' = none). Counts a start (and records the chat), or (after max attempts) moves
-  // the update to the dead letters. Returns {1, attempt, value of the state key or false, 1 if the chat joined
-  // the audience} or {0, record JSON, update JSON}.
+  // KEYS: journal, attempts, dead letters, lease, fence counter, audience, then (when ARGV[7] records the update)
+  // the watermark ('a') or the done set ('c'), then optionally a state key to read. ARGV: update id, max attempts,
+  // fence token, now (ms), the error to record when none is known, a private chat to record in the audience
+  // ('' = none), how to record the update first ('' = it is journaled already; 'a' as bhAppend does for a batch
+  // of one; 'c' as bhClaim does), its JSON, the watermark TTL (s). Counts a start (and records the chat), or
+  // (after max attempts) moves the update to the dead letters. Returns {1, attempt, value of the state key or
+  // false, 1 if the chat joined the audience}, {0, record JSON, update JSON}, or {2} for a claimed redelivery.
   bhBegin: {
     lua: `
 ${fence("ARGV[3]", "KEYS[4]", "KEYS[5]")}
+local read = 7
+if ARGV[7] == 'a' then
+  read = 8
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[8])
+  redis.call('SET', KEYS[7], ARGV[1], 'EX', ARGV[9])
+elseif ARGV[7] == 'c' then
+  read = 8
+  if redis.call('ZSCORE', KEYS[7], ARGV[1]) or redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[8]) == 0 then return {2} end
+end
 local n = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')
 if n >= tonumber(ARGV[2]) then
   local update = redis.call('HGET', KEYS[1], ARGV[1])
@@ -82,7 +93,7 @@ end
 redis.call('HSET', KEYS[2], ARGV[1], n + 1)
 local joined = 0
 if ARGV[6] ~= '' then joined = redis.call('ZADD', KEYS[6], ARGV[4], ARGV[6]) end
-if #KEYS >= 7 then return {1, n + 1, redis.call('GET', KEYS[7]), joined} end
+if #KEYS >= read then return {1, n + 1, redis.call('GET', KEYS[read]), joined} end
 return {1, n + 1, false, joined}
 `,
   },

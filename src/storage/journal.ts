@@ -34,7 +34,9 @@ export type Begun =
    */
   | { readonly run: true; readonly attempt: number; readonly value: string | undefined; readonly joined: boolean }
   /** It was started `maxAttempts` times without finishing: it was set aside instead. */
-  | { readonly run: false; readonly letter: DeadLetter };
+  | { readonly run: false; readonly letter: DeadLetter; readonly duplicate?: false }
+  /** A webhook update recorded by this begin (`record.as` "claim") is a redelivery: it is not run here. */
+  | { readonly run: false; readonly duplicate: true };
 
 /** Options of {@link Journal.begin}. */
 export interface BeginOptions {
@@ -45,6 +47,12 @@ export interface BeginOptions {
   readonly fence?: string | undefined;
   /** A private chat to record in the bot's audience (the broadcast recipients) in the same round trip. */
   readonly audience?: string | undefined;
+  /**
+   * The update itself, when it is not journaled yet: the begin records it first, in the same round trip, as
+   * {@link Journal.append} (a polled update; the cursor moves past it) or {@link Journal.claim} (a webhook update;
+   * a redelivery begins nothing and answers `duplicate`) would. Only when {@link Journal.recordsOnBegin}.
+   */
+  readonly record?: { readonly update: Update; readonly as: "append" | "claim" } | undefined;
 }
 
 /**
@@ -59,6 +67,11 @@ export interface BeginOptions {
 export interface Journal {
   /** `true` when the journal survives a restart of the process. */
   readonly durable: boolean;
+  /**
+   * `true` when {@link BeginOptions.record} is as safe as a separate append or claim (not so when every journal
+   * write waits for replicas: a begin does not).
+   */
+  readonly recordsOnBegin: boolean;
   /** Loads a bot's unfinished updates and its cursor. */
   load(botId: string): Promise<JournalState>;
   /** Records a fetched batch and moves the cursor past it, in one write. Must finish before the batch's offset is confirmed. */

@@ -43,6 +43,7 @@ export class MemoryStateStore implements StateStore {
  */
 export class MemoryJournal implements Journal, DeadLetters {
   readonly durable = false;
+  readonly recordsOnBegin = true;
   private readonly bots = new Map<string, BotJournal>();
 
   constructor(
@@ -93,6 +94,8 @@ export class MemoryJournal implements Journal, DeadLetters {
 
   async begin(botId: string, updateId: number, o: BeginOptions): Promise<Begun> {
     const j = this.journal(botId);
+    if (o.record?.as === "append") await this.append(botId, [o.record.update]);
+    else if (o.record?.as === "claim" && !(await this.claim(botId, o.record.update))) return { run: false, duplicate: true };
     const made = j.attempts.get(updateId) ?? { n: 0 };
     if (made.n >= o.maxAttempts && j.pending.has(updateId)) {
       return { run: false, letter: this.setAside(botId, j, updateId, "crashed", made.error ?? UNKNOWN_ERROR)! };

@@ -44,6 +44,14 @@ export class RedisJournal implements Journal {
     this.log = o.logger.child({ component: "journal" });
   }
 
+  /**
+   * Not while the connection is down: a begin would then wait for Redis with its update already in flight (a stop
+   * would wait for it), where a separate append waits before anything is handed out.
+   */
+  get recordsOnBegin(): boolean {
+    return this.o.minReplicas === 0 && this.o.redis.status === "ready";
+  }
+
   async load(botId: string): Promise<JournalState> {
     const [entries, mark] = await Promise.all([this.redis.hvals(this.keys.journal(botId)), this.redis.get(this.keys.watermark(botId))]);
     const pending = entries.map((e) => JSON.parse(e) as Update).sort((a, b) => a.update_id - b.update_id);
@@ -147,15 +155,20 @@ export class RedisJournal implements Journal {
       keys.fence(botId),
       keys.audience(botId),
     ];
+    const { record } = o;
+    if (record !== undefined) scriptKeys.push(record.as === "append" ? keys.watermark(botId) : keys.done(botId));
     if (o.read !== undefined) scriptKeys.push(o.read);
-    const args = [scriptKeys.length, ...scriptKeys, updateId, o.maxAttempts, o.fence ?? "", Date.now(), UNKNOWN_ERROR, o.audience ?? ""];
+    const args: ScriptArg[] = [scriptKeys.length, ...scriptKeys, updateId, o.maxAttempts, o.fence ?? "", Date.now(), UNKNOWN_ERROR];
+    args.push(o.audience ?? "");
+    if (record !== undefined) args.push(record.as === "append" ? "a" : "c", JSON.stringify(record.update), WATERMARK_TTL_SECONDS);
     const [run, a, b, joined] = (await this.fenced(botId, this.redis.bhBegin(...args))) as [
       number,
-      number | string,
-      string | null,
+      (number | string)?,
+      (string | null)?,
       number?,
     ];
     if (run === 1) return { run: true, attempt: Number(a), value: b ?? undefined, joined: joined === 1 };
+    if (run === 2) return { run: false, duplicate: true };
     return { run: false, letter: parseLetter(botId, String(a), b ?? "null") };
   }
 

@@ -68,7 +68,7 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
    */
   const begin = (
     id: number,
-    o: { max?: number; read?: string; fence?: string; now?: number; audience?: string } = {},
+    o: { max?: number; read?: string; fence?: string; now?: number; audience?: string; record?: { as: "a" | "c"; json: string } } = {},
   ): Promise<unknown> => {
     const scriptKeys = [
       keys.journal(BOT),
@@ -77,9 +77,12 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
       keys.lease(BOT),
       keys.fence(BOT),
       keys.audience(BOT),
+      ...(o.record === undefined ? [] : [o.record.as === "a" ? keys.watermark(BOT) : keys.done(BOT)]),
       ...(o.read === undefined ? [] : [o.read]),
     ];
-    return redis.bhBegin(scriptKeys.length, ...scriptKeys, id, o.max ?? 3, o.fence ?? "", o.now ?? 1_000, "none known", o.audience ?? "");
+    const args: ScriptArg[] = [id, o.max ?? 3, o.fence ?? "", o.now ?? 1_000, "none known", o.audience ?? ""];
+    if (o.record !== undefined) args.push(o.record.as, o.record.json, 60);
+    return redis.bhBegin(scriptKeys.length, ...scriptKeys, ...args);
   };
   /** KEYS: journal, attempts, dead letters, lease, fence counter. ARGV: update id, reason, error, now (ms), fence token. */
   const park = (id: number, o: { fence?: string } = {}): Promise<unknown> =>
@@ -302,6 +305,38 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
       expect(await begin(60, { read: keys.session(BOT, "6") })).toEqual([1, 1, '{"n":5}', 0]);
       expect(await begin(60)).toEqual([1, 2, null, 0]);
       expect(await redis.hget(keys.attempts(BOT), "60")).toBe("2");
+    });
+
+    it("records a lone polled update first ('a'): journal entry and cursor, then the start and the state read", async () => {
+      await redis.set(keys.session(BOT, "7"), '{"n":1}');
+      const json = update(70);
+      expect(await begin(70, { read: keys.session(BOT, "7"), record: { as: "a", json } })).toEqual([1, 1, '{"n":1}', 0]);
+      expect(await redis.hgetall(keys.journal(BOT))).toEqual({ "70": json });
+      expect(await redis.get(keys.watermark(BOT))).toBe("70");
+      expect(await redis.ttl(keys.watermark(BOT))).toBeGreaterThan(0);
+      expect(await redis.hget(keys.attempts(BOT), "70")).toBe("1");
+    });
+
+    it("records a lone webhook update first ('c'), and answers {2} with nothing written for a redelivery", async () => {
+      const json = update(71);
+      expect(await begin(71, { record: { as: "c", json } })).toEqual([1, 1, null, 0]);
+      expect(await redis.hget(keys.journal(BOT), "71")).toBe(json);
+      // in flight (journaled): a redelivery begins nothing
+      expect(await begin(71, { record: { as: "c", json } })).toEqual([2]);
+      expect(await redis.hget(keys.attempts(BOT), "71")).toBe("1");
+      // finished and remembered: likewise
+      await complete(71, [], { remember: true });
+      expect(await begin(71, { record: { as: "c", json } })).toEqual([2]);
+      expect(await redis.hlen(keys.journal(BOT))).toBe(0);
+      expect(await redis.hlen(keys.attempts(BOT))).toBe(0);
+    });
+
+    it("records nothing when the fence refuses the begin", async () => {
+      await redis.set(keys.lease(BOT), "host-b-1-ffffff/8");
+      await redis.set(keys.fence(BOT), "8");
+      await expect(begin(72, { fence: TOKEN, record: { as: "a", json: update(72) } })).rejects.toThrow(/BOTHOST_FENCED/);
+      await expect(begin(73, { fence: TOKEN, record: { as: "c", json: update(73) } })).rejects.toThrow(/BOTHOST_FENCED/);
+      expect(await redis.exists(keys.journal(BOT), keys.watermark(BOT), keys.attempts(BOT))).toBe(0);
     });
 
     it("records a private chat in the audience with the start (1 when it joined now), and nothing for ''", async () => {

@@ -1,5 +1,5 @@
 import { ExitCodes, exitCodeOf, isBotHostError } from "../errors.js";
-// Leaf modules, not the config index (which loads yaml and zod) nor the logger (pino): printing an error must
+// Leaf modules, not the config index (which loads yaml and valibot) nor the logger (pino): printing an error must
 // not load what the command did not need.
 import { ConfigError } from "../config/errors.js";
 import { scrubTokens } from "../logging/scrub.js";

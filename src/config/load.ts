@@ -1,9 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
+import { safeParse } from "valibot";
 import { LineCounter, parseDocument } from "yaml";
 import { BotHostError, ErrorCodes } from "../errors.js";
 import { ConfigError, type ConfigIssue } from "./errors.js";
-import { describeIssue, type Found } from "./messages.js";
+import { describeIssue, isUnknownKey, type Found } from "./messages.js";
 import { formatPath, locate, positionOf, valueAt, type FieldPosition, type Path, type Position } from "./positions.js";
 import { configSchema, ID_PATTERN, scalarKindsAt, type RawConfig, type UPDATE_TYPES } from "./schema.js";
 import { TOKEN_PATTERN } from "./token.js";
@@ -160,11 +161,13 @@ export function parseConfig(text: string, o: ParseOptions): Config {
   });
   // The schema would also reject a half-interpolated value; one message about that value is enough.
   const reported = new Set(problems.filter((p) => p.kind !== "duplicate-key").map((p) => formatPath(p.path)));
-  const parsed = configSchema.safeParse(data ?? {});
+  // One message per field, for its first failed check: 0.5 where an integer from 1 is expected "must be an integer"
+  // (and not also ">= 1").
+  const parsed = safeParse(configSchema, data ?? {}, { abortEarly: false, abortPipeEarly: true });
   if (!parsed.success) {
-    for (const zi of parsed.error.issues) {
-      for (const found of describeIssue(zi, data, positions)) {
-        if (zi.code === "unrecognized_keys" || !reported.has(found.path)) issues.push(issue(found.at, found.path, found.message));
+    for (const vi of parsed.issues) {
+      for (const found of describeIssue(vi, data, positions)) {
+        if (isUnknownKey(vi) || !reported.has(found.path)) issues.push(issue(found.at, found.path, found.message));
       }
     }
   }
@@ -180,7 +183,7 @@ export function parseConfig(text: string, o: ParseOptions): Config {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
     throw new ConfigError(o.file, issues);
   }
-  return deepFreeze(normalize(parsed.data, o.baseDir));
+  return deepFreeze(normalize(parsed.output, o.baseDir));
 }
 
 function syntaxMessage(e: { code: string; message: string }): string {

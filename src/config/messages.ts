@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { BaseIssue } from "valibot";
 import { formatPath, positionOf, valueAt, type FieldPosition, type Position } from "./positions.js";
 import { ALLOWED_KEYS } from "./schema.js";
 
@@ -9,33 +9,46 @@ export interface Found {
   message: string;
 }
 
+/** Whether a valibot issue is about a key its mapping does not allow. */
+export function isUnknownKey(issue: BaseIssue<unknown>): boolean {
+  return issue.type === "strict_object" && issue.expected === "never";
+}
+
 /**
- * Turns one zod issue into located, readable problems (several for an `unrecognized_keys` issue). Messages
- * describe the expectation and the kind of value found, never the value itself: it may be a secret.
+ * Turns one valibot issue into located, readable problems (one per unknown key of a mapping: valibot reports
+ * only the first). Messages describe the expectation and the kind of value found, never the value itself: it
+ * may be a secret.
  */
-export function describeIssue(zi: z.core.$ZodIssue, data: unknown, positions: Map<string, FieldPosition>): Found[] {
-  const path = zi.path.filter((p): p is string | number => typeof p !== "symbol");
-  if (zi.code === "unrecognized_keys") {
-    const allowed = ALLOWED_KEYS[formatPath(path).replace(/^bots\[\d+\]/, "bots[]")] ?? [];
-    return zi.keys.map((key) => {
-      const guess = suggest(key, allowed);
-      const hint = guess !== undefined ? `did you mean "${guess}"?` : `expected one of: ${allowed.join(", ")}`;
-      return { at: positionOf(positions, [...path, key], true), path: formatPath([...path, key]), message: `unknown key (${hint})` };
-    });
+export function describeIssue(issue: BaseIssue<unknown>, data: unknown, positions: Map<string, FieldPosition>): Found[] {
+  const path = (issue.path ?? []).map((p) => p.key).filter((k): k is string | number => typeof k === "string" || typeof k === "number");
+  if (isUnknownKey(issue)) {
+    const parent = path.slice(0, -1);
+    const allowed = ALLOWED_KEYS[formatPath(parent).replace(/^bots\[\d+\]/, "bots[]")] ?? [];
+    const item = issue.path?.at(-1);
+    const mapping = item?.type === "object" ? item.input : {};
+    return Object.keys(mapping)
+      .filter((key) => !allowed.includes(key))
+      .map((key) => {
+        const guess = suggest(key, allowed);
+        const hint = guess !== undefined ? `did you mean "${guess}"?` : `expected one of: ${allowed.join(", ")}`;
+        return { at: positionOf(positions, [...parent, key], true), path: formatPath([...parent, key]), message: `unknown key (${hint})` };
+      });
   }
   const value = valueAt(data, path);
   // A missing key has no node: the issue points at the mapping that lacks it.
   const missing = value === undefined && !positions.has(formatPath(path));
-  return [{ at: positionOf(positions, path), path: formatPath(path), message: missing ? "is required" : messageOf(zi, value) }];
+  return [{ at: positionOf(positions, path), path: formatPath(path), message: missing ? "is required" : messageOf(issue, value) }];
 }
 
+/** What a schema expects, by valibot's type of the schema. */
 const TYPE_NAMES: Readonly<Record<string, string>> = {
-  object: "a mapping",
+  // schema.ts checks that a mapping is not a list with `custom` before the object or record schema runs.
+  custom: "a mapping",
+  strict_object: "a mapping",
   record: "a mapping",
   array: "a list",
   string: "a string",
   number: "a number",
-  int: "an integer",
   boolean: "true or false",
 };
 
@@ -50,34 +63,31 @@ function kindOf(value: unknown): string {
 // `limit: "5"` is a string in YAML; literal strings are not coerced (only interpolated ones are).
 function quotedHint(expected: string, value: unknown): string {
   if (typeof value !== "string") return "";
-  const fits =
-    expected === "boolean"
-      ? /^(true|false)$/.test(value)
-      : (expected === "number" || expected === "int") && /^[-+]?\d+(\.\d+)?$/.test(value);
+  const fits = expected === "boolean" ? /^(true|false)$/.test(value) : expected === "number" && /^[-+]?\d+(\.\d+)?$/.test(value);
   return fits ? " (remove the quotes)" : "";
 }
 
-function messageOf(zi: z.core.$ZodIssue, value: unknown): string {
-  switch (zi.code) {
-    case "invalid_type":
-      if (zi.expected === "int" && typeof value === "number") return "must be an integer";
-      return `expected ${TYPE_NAMES[zi.expected] ?? zi.expected}, got ${kindOf(value)}${quotedHint(zi.expected, value)}`;
-    case "too_small":
-      return zi.origin === "number" ? `must be ${zi.inclusive ? ">=" : ">"} ${String(zi.minimum)}` : zi.message;
-    case "too_big":
-      return zi.origin === "number" ? `must be ${zi.inclusive ? "<=" : "<"} ${String(zi.maximum)}` : zi.message;
-    case "invalid_value": {
-      const allowed = zi.values.map(String);
-      const guess = typeof value === "string" ? suggest(value, allowed) : undefined;
-      if (guess === undefined) return `must be one of: ${allowed.join(", ")}`;
-      // A long list (update types) buries the likely fix; a short one (modes) reads well in full.
-      return allowed.length > 6
-        ? `unknown value (did you mean "${guess}"?)`
-        : `must be one of: ${allowed.join(", ")} (did you mean "${guess}"?)`;
-    }
-    default:
-      return zi.message;
+const COMPARISONS: Readonly<Record<string, string>> = { min_value: ">=", gt_value: ">", max_value: "<=", lt_value: "<" };
+
+function messageOf(issue: BaseIssue<unknown>, value: unknown): string {
+  const expected = TYPE_NAMES[issue.type];
+  if (issue.kind === "schema" && expected !== undefined)
+    return `expected ${expected}, got ${kindOf(value)}${quotedHint(issue.type, value)}`;
+  const comparison = COMPARISONS[issue.type];
+  if (comparison !== undefined) return `must be ${comparison} ${String(issue.requirement)}`;
+  if (issue.type === "integer") return "must be an integer";
+  if (issue.type === "picklist") {
+    // valibot names the options in `expected`, quoted: ("polling" | "webhook").
+    const allowed = [...(issue.expected ?? "").matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+    const guess = typeof value === "string" ? suggest(value, allowed) : undefined;
+    if (guess === undefined) return `must be one of: ${allowed.join(", ")}`;
+    // A long list (update types) buries the likely fix; a short one (modes) reads well in full.
+    return allowed.length > 6
+      ? `unknown value (did you mean "${guess}"?)`
+      : `must be one of: ${allowed.join(", ")} (did you mean "${guess}"?)`;
   }
+  // The messages schema.ts gives its checks, and the union's (listen).
+  return issue.message;
 }
 
 /** The allowed word closest to `word`, if it is within edit distance 2. */

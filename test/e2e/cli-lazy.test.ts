@@ -19,7 +19,7 @@ const HEAVY = [
   "@grammyjs/ratelimiter",
   "undici",
   "ioredis",
-  "zod",
+  "valibot",
   "yaml",
   "pino",
   "prom-client",
@@ -79,14 +79,14 @@ describe("each CLI command loads only what it needs (real CLI, module loads trac
     }
   });
 
-  it("check loads the config module (yaml, zod) and neither grammY, the transport, Redis, metrics, the logger nor the fake Bot API", async () => {
+  it("check loads the config module (yaml, valibot) and neither grammY, the transport, Redis, metrics, the logger nor the fake Bot API", async () => {
     const r = await traced(["check", "--config", resolve(ROOT, "bots.yaml")], {
       SUPPORT_BOT_TOKEN: fakeToken(1),
       SALES_BOT_TOKEN: fakeToken(2),
     });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
-    expect(packagesIn(r.urls, HEAVY)).toEqual(["zod", "yaml"]);
+    expect(packagesIn(r.urls, HEAVY)).toEqual(["valibot", "yaml"]);
     expect(matching(r.urls, [...TEST_AND_BENCH, /\/dist\/src\/host\.js$/])).toEqual([]);
   });
 
@@ -106,7 +106,7 @@ describe("each CLI command loads only what it needs (real CLI, module loads trac
     expect(reload.code).toBe(0);
     expect(reload.stdout).toMatch(/^reloaded: added none; removed none; restarted none; unchanged 1/);
     // reload validates the file and sends one request: no grammY, no undici, no Redis, no host
-    expect(packagesIn(reload.urls, HEAVY)).toEqual(["zod", "yaml"]);
+    expect(packagesIn(reload.urls, HEAVY)).toEqual(["valibot", "yaml"]);
     expect(matching(reload.urls, [...TEST_AND_BENCH, /\/dist\/src\/host\.js$/])).toEqual([]);
 
     host.kill("SIGTERM");

@@ -101,7 +101,7 @@ describe("the order of a start", () => {
     expect(signals).toBeGreaterThan(0);
     const first = (pattern: RegExp): number => lines.findIndex((l) => pattern.test(l));
     for (const heavy of [
-      /\/node_modules\/(grammy|ioredis|pino|zod|yaml|undici|prom-client)\//,
+      /\/node_modules\/(grammy|ioredis|pino|valibot|yaml|undici|prom-client)\//,
       /\/dist\/src\/(host|config\/index|logging\/logger)\.js$/,
     ]) {
       const at = first(heavy);

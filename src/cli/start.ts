@@ -1,16 +1,18 @@
 import type { LogLevel } from "../logging/levels.js";
+import { collectStartGarbage, holdYoungGeneration } from "../host/start-garbage.js";
 import { ExitCodes, ShutdownCoordinator } from "../lifecycle/shutdown-coordinator.js";
 
 /**
  * `bot-host start`: owns SIGINT/SIGTERM first (before anything heavy is loaded, so a signal during start never
  * meets the default action), validates the config (exit 2 on problems), starts the host, and leaves the
  * process running until a signal. A signal while starting stops what has started and exits 0. Exits 1 when no
- * enabled bot could start. Once the bots are up, the garbage of their start is collected (see
- * `collectStartGarbage`).
+ * enabled bot could start. V8's young generation is kept at its initial size while it starts, and once the bots
+ * are up the garbage of their start is collected (see `holdYoungGeneration` and `collectStartGarbage`).
  */
 export async function runStart(opts: { config: string; logLevel?: LogLevel; pretty?: boolean }): Promise<void> {
   const coordinator = new ShutdownCoordinator();
   coordinator.install();
+  const releaseYoungGeneration = holdYoungGeneration();
   const [{ loadConfig }, { createLogger }, { reportError }] = await Promise.all([
     import("../config/index.js"),
     import("../logging/logger.js"),
@@ -26,7 +28,7 @@ export async function runStart(opts: { config: string; logLevel?: LogLevel; pret
     return;
   }
   if (coordinator.isStopping) return;
-  const [{ Host }, { collectStartGarbage }] = await Promise.all([import("../host/host.js"), import("../host/start-garbage.js")]);
+  const { Host } = await import("../host/host.js");
   if (coordinator.isStopping) return;
   const host = new Host(config, logger, { configPath: opts.config });
   coordinator.watch(host);
@@ -36,6 +38,7 @@ export async function runStart(opts: { config: string; logLevel?: LogLevel; pret
       const ms = collectStartGarbage();
       logger.debug({ ms: ms === undefined ? undefined : Math.round(ms) }, "collected what the start left behind");
     }
+    releaseYoungGeneration();
     // Standing by for bots other instances own is healthy; only a host that runs nothing it could run exits.
     if (report.enabled > 0 && report.running.length === 0 && report.standby.length === 0 && !coordinator.isStopping) {
       logger.error({ not_running: report.notRunning }, "no bot could start; exiting");

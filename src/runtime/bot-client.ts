@@ -8,6 +8,7 @@ import type { SharedTransport } from "../transport/shared-transport.js";
 import type { Throttle } from "../transport/throttle.js";
 import { installApiTransformers } from "./api-transformers.js";
 import { HostContext, bindContext, type AudienceHook } from "./context.js";
+import { directCalls } from "./direct-calls.js";
 import { createGetUpdates, type GetUpdates } from "./get-updates.js";
 import type { Lease } from "./lease.js";
 import { updateTypeOf, type RuntimeObserver } from "./observer.js";
@@ -96,6 +97,9 @@ export class BotClient {
   createBot(info: UserFromGetMe): { bot: Bot<HostContext>; throttle: Throttle | undefined } {
     const { settings, shared, lease, log } = this;
     const bot = new Bot<HostContext>(settings.token, { ContextConstructor: HostContext, client: this.clientOptions(), botInfo: info });
+    // First, so innermost: every other transformer, the host's and the app's, runs outside it.
+    const { apiRoot, token } = settings;
+    bot.api.config.use(directCalls({ apiRoot, token, post: shared.transport.post, timeoutMs: this.callTimeoutMs }));
     const throttle = installApiTransformers(bot.api, {
       botId: settings.id,
       observer: shared.observer,

@@ -41,6 +41,12 @@ export interface SharedTransportOptions {
  */
 export interface SharedTransport {
   readonly fetch: TransportFetch;
+  /**
+   * POSTs a JSON `body` and resolves with the parsed JSON answer, whatever its status (a Bot API error answer is a
+   * JSON document too). Rejects on a network error, an answer that is not JSON, an abort of `signal`, or no answer
+   * within `timeoutMs` (undici's own timers: none is made per call).
+   */
+  post(url: string, body: string, o: { signal?: AbortSignal | undefined; timeoutMs: number }): Promise<unknown>;
   /** Waits for requests in flight, then closes every socket. Idempotent. */
   stop(): Promise<void>;
   /** Closes every socket at once, failing requests in flight. */
@@ -58,26 +64,26 @@ export function createSharedTransport(options: SharedTransportOptions): SharedTr
   });
   let closing: Promise<void> | undefined;
 
+  const dispatch = (url: string, options: Omit<Dispatcher.DispatchOptions, "origin" | "path">, handler: JsonBodyHandler): void => {
+    if (handler.settled) return;
+    // grammY's URLs are `<api root>/bot<token>/<method>`: split at the first slash after the scheme.
+    const slash = url.indexOf("/", url.indexOf("//") + 2);
+    dispatcher.dispatch({ origin: slash < 0 ? url : url.slice(0, slash), path: slash < 0 ? "/" : url.slice(slash), ...options }, handler);
+  };
   const fetch: TransportFetch = (url, init = {}) =>
     new Promise<TransportResponse>((resolve, reject) => {
-      const handler = new JsonBodyHandler(resolve, reject, init.signal);
-      if (handler.settled) return;
-      // grammY's URLs are `<api root>/bot<token>/<method>`: split at the first slash after the scheme.
-      const slash = url.indexOf("/", url.indexOf("//") + 2);
-      dispatcher.dispatch(
-        {
-          origin: slash < 0 ? url : url.slice(0, slash),
-          path: slash < 0 ? "/" : url.slice(slash),
-          method: (init.method ?? "GET") as Dispatcher.HttpMethod,
-          headers: init.headers,
-          body: init.body ?? null,
-        },
-        handler,
-      );
+      const handler = new JsonBodyHandler((status, chunks) => resolve(new BufferedResponse(status, chunks)), reject, init.signal);
+      dispatch(url, { method: (init.method ?? "GET") as Dispatcher.HttpMethod, headers: init.headers, body: init.body ?? null }, handler);
+    });
+  const post: SharedTransport["post"] = (url, body, o) =>
+    new Promise<unknown>((resolve, reject) => {
+      const handler = new JsonBodyHandler((_status, chunks) => resolve(parseChunks(chunks)), reject, o.signal);
+      dispatch(url, { method: "POST", headers: JSON_HEADERS, body, headersTimeout: o.timeoutMs, bodyTimeout: o.timeoutMs }, handler);
     });
 
   return {
     fetch,
+    post,
     stop() {
       closing ??= dispatcher.close();
       return closing;
@@ -101,16 +107,22 @@ class BufferedResponse implements TransportResponse {
 
   json(): Promise<unknown> {
     try {
-      const text = this.chunks.length === 1 ? this.chunks[0]!.toString("utf8") : Buffer.concat(this.chunks).toString("utf8");
-      return Promise.resolve(JSON.parse(text) as unknown);
+      return Promise.resolve(parseChunks(this.chunks));
     } catch (err) {
       return Promise.reject(err);
     }
   }
 }
 
+const JSON_HEADERS = { "content-type": "application/json" };
+
+/** The JSON document of a whole body; throws when it is not JSON. */
+function parseChunks(chunks: readonly Buffer[]): unknown {
+  return JSON.parse(chunks.length === 1 ? chunks[0]!.toString("utf8") : Buffer.concat(chunks).toString("utf8")) as unknown;
+}
+
 /**
- * undici dispatch handler that collects the body and settles a promise once. An abort settles the promise at
+ * undici dispatch handler that collects the body and settles a promise once (`finish` or `reject`). An abort settles the promise at
  * once, even while the request still waits for a free socket; undici drops it when it reaches one.
  */
 class JsonBodyHandler implements Dispatcher.DispatchHandler {
@@ -121,7 +133,8 @@ class JsonBodyHandler implements Dispatcher.DispatchHandler {
   private readonly onAbort: (() => void) | undefined;
 
   constructor(
-    private readonly resolve: (res: TransportResponse) => void,
+    /** Called once with the whole answer (it may throw: the promise then rejects with that). */
+    private readonly finish: (status: number, chunks: Buffer[]) => void,
     private readonly reject: (err: unknown) => void,
     private readonly signal: AbortSignal | undefined,
   ) {
@@ -151,7 +164,12 @@ class JsonBodyHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
-    if (this.settle()) this.resolve(new BufferedResponse(this.status, this.chunks));
+    if (!this.settle()) return;
+    try {
+      this.finish(this.status, this.chunks);
+    } catch (err) {
+      this.reject(err);
+    }
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {

@@ -75,7 +75,11 @@ function parseMultipart(body: Buffer, boundary: string): Params {
     const end = body[next - 2] === 0x0d && body[next - 1] === 0x0a ? next - 2 : next;
     const headers = body.toString("utf8", pos, headerEnd);
     const name = /(?:^|;)\s*name="([^"]*)"/im.exec(headers)?.[1];
-    const filename = /filename="([^"]*)"/i.exec(headers)?.[1];
+    // Quoted or not: grammY sends `filename=<name>` bare, and Telegram takes both.
+    const filename = /filename=(?:"([^"]*)"|([^;\r\n]*))/i
+      .exec(headers)
+      ?.slice(1)
+      .find((f) => f !== undefined);
     if (name !== undefined) {
       out[name] = filename === undefined ? body.toString("utf8", headerEnd + 4, end) : { filename, size: end - headerEnd - 4 };
     }

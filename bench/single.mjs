@@ -39,7 +39,16 @@ runMain(async () => {
     rows.push(await runSide("host", "polling", env, redis, 7_000_000));
     rows.push(await runSide("host", "webhook", env, redis, 6_000_000));
     table("CPU per update when updates arrive one at a time", [
-      ["side", "mode", "CPU µs/update", "vs baseline", "latency p50 ms", "p99 ms", "Redis commands/update (scripts)"],
+      [
+        "side",
+        "mode",
+        "CPU µs/update",
+        "vs baseline",
+        "latency p50 ms",
+        "p99 ms",
+        "Redis commands/update (scripts)",
+        "Redis round trips/update",
+      ],
       ...rows.map((r) => [
         r.side,
         r.mode,
@@ -48,6 +57,7 @@ runMain(async () => {
         fmt(r.p50),
         fmt(r.p99),
         `${fmt(r.redisCalls)} (${fmt(r.scripts)})`,
+        fmt(r.roundTrips),
       ]),
     ]);
   } finally {
@@ -81,9 +91,11 @@ async function runSide(side, mode, env, redis, tokenBase) {
     meter.resetLatency();
     const client = new Redis(redis.url);
     const c0 = await callsOf(client);
+    const q0 = await redis.reads();
     const a = await w.stats();
     for (let i = 0; i < UPDATES; i++) await one();
     const b = await w.stats();
+    const q1 = await redis.reads();
     const c1 = await callsOf(client);
     client.disconnect();
     const lat = meter.latencies();
@@ -95,6 +107,8 @@ async function runSide(side, mode, env, redis, tokenBase) {
       p99: quantile(lat, 0.99),
       redisCalls: (c1.calls - c0.calls) / UPDATES,
       scripts: (c1.scripts - c0.scripts) / UPDATES,
+      // socket reads of redis-server (one per client write), less the one of this script's own INFO
+      roundTrips: (q1 - q0 - 1) / UPDATES,
     };
     process.stdout.write(`${side} ${mode}: ${fmt(r.cpuUs, 0)} µs/update, p50 ${fmt(r.p50)} ms\n`);
     return r;

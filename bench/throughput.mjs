@@ -75,9 +75,9 @@ async function runSide(side, env, redis, pacedRate) {
       const perBot = Math.ceil(n / P.bots);
       const done0 = Array.from(idx, (i) => meter.replies[i]);
       const injected = new Int32Array(P.bots);
-      const goal = meter.total + perBot * P.bots;
+      const goal = meter.total + w.lost + perBot * P.bots;
       const t0 = performance.now();
-      while (meter.total < goal) {
+      while (meter.total + w.lost < goal) {
         const stamp = performance.now().toFixed(2);
         for (let b = 0; b < P.bots; b++) {
           const open = injected[b] - (meter.replies[idx[b]] - done0[b]);
@@ -94,7 +94,7 @@ async function runSide(side, env, redis, pacedRate) {
     };
 
     const paced = async (n, rate) => {
-      const goal = meter.total + n;
+      const goal = meter.total + w.lost + n;
       const t0 = performance.now();
       let injected = 0;
       let rr = 0;
@@ -109,7 +109,7 @@ async function runSide(side, env, redis, pacedRate) {
         }
         await sleep(2);
       }
-      await until(() => meter.total >= goal, PHASE_TIMEOUT_MS, `${side}: paced phase`);
+      await until(() => meter.total + w.lost >= goal, PHASE_TIMEOUT_MS, `${side}: paced phase`);
       return n;
     };
 
@@ -123,7 +123,7 @@ async function runSide(side, env, redis, pacedRate) {
     process.stdout.write(
       `${side}: ${fmt(sat.throughput, 0)} updates/s at saturation, paced at ${rate}/s p50 ${fmt(quantile(pac.lat, 0.5))} ms\n`,
     );
-    return { side, sat, paced: pac, end };
+    return { side, sat, paced: pac, end, lost: w.lost };
   } finally {
     await w.stop();
   }
@@ -132,7 +132,7 @@ async function runSide(side, env, redis, pacedRate) {
 /** Runs one phase; wall time, CPU of the side, of the fake (this process) and of Redis, and the latencies. */
 async function measure(w, redis, meter, fn) {
   meter.resetLatency();
-  const [s0, r0] = await Promise.all([w.stats({ resetPeak: true }), redis.cpuSeconds()]);
+  const [s0, r0, q0] = await Promise.all([w.stats({ resetPeak: true }), redis.cpuSeconds(), redis.reads()]);
   const p0 = process.cpuUsage();
   const e0 = performance.eventLoopUtilization();
   const t0 = performance.now();
@@ -140,7 +140,7 @@ async function measure(w, redis, meter, fn) {
   const wall = (performance.now() - t0) / 1000;
   const p1 = process.cpuUsage(p0);
   const fakeElu = performance.eventLoopUtilization(e0).utilization;
-  const [s1, r1] = await Promise.all([w.stats(), redis.cpuSeconds()]);
+  const [s1, r1, q1] = await Promise.all([w.stats(), redis.cpuSeconds(), redis.reads()]);
   return {
     n,
     wall,
@@ -150,6 +150,7 @@ async function measure(w, redis, meter, fn) {
     fakeCpu: (p1.user + p1.system) / 1e6,
     fakeElu,
     redisCpu: r1 - r0,
+    redisReads: q1 - q0,
     peakRss: s1.peakRss,
   };
 }
@@ -173,6 +174,8 @@ function report(b, h) {
   row("side CPU use at saturation (cores, main + GC threads)", (s) => s.sat.cpu / s.sat.wall, 2);
   row("side event-loop utilization at saturation", (s) => s.sat.elu, 2);
   row("redis CPU per update (µs; baseline: idle)", (s) => (s.sat.redisCpu / s.sat.n) * 1e6, 0, false, true);
+  row("redis round trips per update (socket reads; baseline: idle)", (s) => s.sat.redisReads / s.sat.n, 2, false, true);
+  row("updates whose reply was lost to a network error (counted as done)", (s) => s.lost, 0, false, true);
   row("fake Bot API + load generator CPU use (cores)", (s) => s.sat.fakeCpu / s.sat.wall, 2);
   row("fake Bot API + load generator event-loop utilization", (s) => s.sat.fakeElu, 2);
   row("side peak RSS at saturation (MB)", (s) => MB(s.sat.peakRss), 1, true);

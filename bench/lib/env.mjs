@@ -28,6 +28,14 @@ export async function startRedis() {
       const v = (k) => Number(new RegExp(`${k}:([0-9.]+)`).exec(info)?.[1] ?? 0);
       return v("used_cpu_user") + v("used_cpu_sys");
     },
+    /**
+     * Read events redis-server processed so far (INFO stats `total_reads_processed`): about one per socket write
+     * of its clients, so it counts round trips, however many commands each carried.
+     */
+    async reads() {
+      const info = await client.info("stats");
+      return Number(/total_reads_processed:([0-9]+)/.exec(info)?.[1] ?? 0);
+    },
     async stop() {
       client.disconnect();
       await server.stop();

@@ -24,7 +24,12 @@ export function spawnSide(side, { profile, exposeGc = false } = {}) {
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const pending = new Map();
   let nextId = 1;
+  let lost = 0;
   child.on("message", (msg) => {
+    if (msg.type === "lost") {
+      lost++;
+      return;
+    }
     const p = pending.get(msg.id);
     if (p === undefined) return;
     pending.delete(msg.id);
@@ -46,6 +51,10 @@ export function spawnSide(side, { profile, exposeGc = false } = {}) {
     side,
     child,
     exited,
+    /** Updates whose handler failed (the baseline's replies lost to network errors): they never reach the fake. */
+    get lost() {
+      return lost;
+    },
     /** Starts the side; resolves with { ms, running } once it is up. */
     start: (params) => request({ type: "start", side, params }),
     /** { rss, heapUsed, cpuUser, cpuSystem (µs), peakRss } of the child; `gc` collects first (needs exposeGc). */

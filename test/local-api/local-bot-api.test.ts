@@ -90,6 +90,13 @@ describe("routing", () => {
     ]);
     expect(fake.calls(T1).map((c) => c.method)).toEqual(["sendMessage", "sendMessage", "sendMessage", "sendMessage"]);
     expect(fake.calls(T1)[3]!.params.document).toEqual({ filename: "a.txt", size: 3 });
+    // grammY writes the file name bare (`filename=a.txt`); Telegram takes both forms
+    const bare = Buffer.from(
+      '--b\r\ncontent-disposition:form-data;name="chat_id"\r\n\r\n5\r\n' +
+        '--b\r\ncontent-disposition:form-data;name="doc";filename=b.txt\r\ncontent-type:application/octet-stream\r\n\r\nabcd\r\n--b--\r\n',
+    );
+    await fetch(url("sendDocument"), { method: "POST", headers: { "content-type": "multipart/form-data; boundary=b" }, body: bare });
+    expect(fake.calls(T1)[4]!.params).toMatchObject({ chat_id: "5", doc: { filename: "b.txt", size: 4 } });
     expect((await fetch(`${fake.apiRoot}/bot${T1}/test/getMe`)).status).toBe(200);
     const other = await fetch(`${fake.apiRoot}/getMe`);
     expect([other.status, await other.json()]).toEqual([404, { ok: false, error_code: 404, description: "Not Found" }]);

@@ -32,6 +32,8 @@ const CATALOGUE = {
   PLUGIN_STATE_OUTSIDE_UPDATE: { code: "BOT_HOST_PLUGIN_STATE_OUTSIDE_UPDATE", exit: ExitCodes.RUNTIME },
   /** An update was set aside as a dead letter (started `updates.max_attempts` times, or past `updates.handler_timeout`). */
   UPDATE_SET_ASIDE: { code: "BOT_HOST_UPDATE_SET_ASIDE", exit: ExitCodes.RUNTIME },
+  /** A webhook update Telegram delivered again after it was handled or while it runs: acknowledged, not run again. */
+  UPDATE_REDELIVERED: { code: "BOT_HOST_UPDATE_REDELIVERED", exit: ExitCodes.RUNTIME },
   /** A handler ran past `updates.handler_timeout`: its update was set aside, and its later calls and writes are refused. */
   HANDLER_TIMED_OUT: { code: "BOT_HOST_HANDLER_TIMED_OUT", exit: ExitCodes.RUNTIME },
   /** This instance no longer holds the lease of a bot (another instance took it over): its writes are refused. */

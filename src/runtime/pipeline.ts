@@ -52,9 +52,12 @@ export class SetAsideError extends BotHostError {
 }
 
 /** The error a webhook redelivery ends with when its claim rode on its begin (see `lone-update.ts`): nothing ran. */
-export class RedeliveryError extends Error {
+export class RedeliveryError extends BotHostError {
   constructor(botId: string, updateId: number) {
-    super(`update ${updateId} of bot "${botId}" is a redelivery of one in flight or finished: not run again`);
+    super(
+      ErrorCodes.UPDATE_REDELIVERED,
+      `update ${updateId} of bot "${botId}" was delivered again while it runs or after it finished; it is acknowledged and not run again`,
+    );
   }
 }
 

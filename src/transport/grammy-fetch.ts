@@ -16,19 +16,32 @@ export function deferGrammyDefaultFetch(): boolean {
     const path = fromGrammy.resolve("node-fetch");
     const cache = fromGrammy.cache;
     if (cache[path] !== undefined) return false;
-    let real: Fetch | undefined;
-    const fetch: Fetch = (...args) => {
+    // The real module's exports (a function with `default`, `Headers`, ... on it), loaded on first use. grammY
+    // holds the stand-in: drop it from the cache and load the real module in its place.
+    let real: (Fetch & Record<PropertyKey, unknown>) | undefined;
+    const load = (): Fetch & Record<PropertyKey, unknown> => {
       if (real === undefined) {
-        // grammY holds this stand-in's exports: drop it from the cache and load the real module beside it.
         delete cache[path];
-        real = (fromGrammy("node-fetch") as { default: Fetch }).default;
+        real = fromGrammy("node-fetch") as Fetch & Record<PropertyKey, unknown>;
       }
-      return real(...args);
+      return real;
     };
+    const fetch: Fetch = (...args) => load()(...args);
+    // Anything but grammY's `default` (an app's own `require("node-fetch")`, its `Headers`) loads the real module.
+    const exports = new Proxy(fetch, {
+      get: (_target, key) => (key === "default" ? fetch : key === "__esModule" ? true : load()[key]),
+      has: (_target, key) => key in load(),
+      ownKeys: () => Reflect.ownKeys(load()),
+      getOwnPropertyDescriptor: (_target, key) => {
+        const d = Reflect.getOwnPropertyDescriptor(load(), key);
+        // A proxy may not report a property its target lacks as non-configurable.
+        return d === undefined ? undefined : { ...d, configurable: true };
+      },
+    });
     const stand = new Module(path);
     stand.filename = path;
     stand.loaded = true;
-    stand.exports = { __esModule: true, default: fetch };
+    stand.exports = exports;
     cache[path] = stand;
     return true;
   } catch {

@@ -122,8 +122,9 @@ function parseChunks(chunks: readonly Buffer[]): unknown {
 }
 
 /**
- * undici dispatch handler that collects the body and settles a promise once (`finish` or `reject`). An abort settles the promise at
- * once, even while the request still waits for a free socket; undici drops it when it reaches one.
+ * undici dispatch handler that collects the body and settles a promise once (`finish` or `reject`). An abort
+ * settles the promise at once, even while the request still waits for a free socket; undici drops it when it
+ * reaches one.
  */
 class JsonBodyHandler implements Dispatcher.DispatchHandler {
   settled = false;

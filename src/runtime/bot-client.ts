@@ -72,7 +72,7 @@ export class BotClient {
     return createGetUpdates({
       apiRoot: this.settings.apiRoot,
       token: this.settings.token,
-      fetch: transport.fetch,
+      post: transport.post,
       timeoutMs: this.callTimeoutMs,
       observe: (outcome) => observer.apiCall(bot, "getUpdates", outcome === "ok" ? undefined : outcome),
     });

@@ -13,7 +13,7 @@ describe("direct getUpdates", () => {
   const token = fakeToken(71);
 
   const make = (timeoutMs = 10_000, t = token): GetUpdates =>
-    createGetUpdates({ apiRoot: fake.apiRoot, token: t, fetch: transport.fetch, timeoutMs, observe: (o) => outcomes.push(o) });
+    createGetUpdates({ apiRoot: fake.apiRoot, token: t, post: transport.post, timeoutMs, observe: (o) => outcomes.push(o) });
 
   beforeEach(async () => {
     outcomes = [];

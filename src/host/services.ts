@@ -13,9 +13,6 @@ import { createOwnership } from "../lifecycle/leased-bots.js";
 import { BotApiReachability } from "../lifecycle/reachability.js";
 import { instanceName, newInstanceId } from "../lifecycle/instance-id.js";
 import { Admission } from "../runtime/admission.js";
-
-/** Bots starting at once (see `BotRunnerShared.starting`). */
-const STARTS_AT_ONCE = 64;
 import { AppModule } from "../runtime/app-loader.js";
 import { observeBoth, type RuntimeObserver } from "../runtime/observer.js";
 import { createPipeline, type FloodLimit } from "../runtime/pipeline.js";
@@ -23,6 +20,9 @@ import { BotRegistry } from "../runtime/registry.js";
 import { OperatorChannel } from "../storage/operator-channel.js";
 import { createStorage, type Storage } from "../storage/storage.js";
 import { createSharedTransport, type SharedTransport } from "../transport/shared-transport.js";
+
+/** Bots starting at once (see `BotRunnerShared.starting`). */
+const STARTS_AT_ONCE = 64;
 
 /** Tuning knobs that are not part of bots.yaml. */
 export interface HostOptions {

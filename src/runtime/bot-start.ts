@@ -32,9 +32,10 @@ export async function prepareStart(o: {
 }): Promise<StartState> {
   const { settings, shared } = o;
   o.log.debug("starting: getMe, then the journal");
+  const api = o.client.api();
   const { info, cached, record } = await resolveBotInfo({
     token: settings.token,
-    api: o.client.api(),
+    api,
     store: shared.botInfo,
     botId: settings.id,
     apiRoot: settings.apiRoot,
@@ -50,7 +51,7 @@ export async function prepareStart(o: {
   const { url } = settings.webhook;
   if (settings.mode === "webhook" && url !== undefined && !o.signal.aborted) {
     const outcome = await ensureWebhook({
-      api: o.client.api(),
+      api,
       spec: {
         url,
         secret: settings.webhook.secret,

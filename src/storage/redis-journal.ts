@@ -158,8 +158,16 @@ export class RedisJournal implements Journal {
     const { record } = o;
     if (record !== undefined) scriptKeys.push(record.as === "append" ? keys.watermark(botId) : keys.done(botId));
     if (o.read !== undefined) scriptKeys.push(o.read);
-    const args: ScriptArg[] = [scriptKeys.length, ...scriptKeys, updateId, o.maxAttempts, o.fence ?? "", Date.now(), UNKNOWN_ERROR];
-    args.push(o.audience ?? "");
+    const args: ScriptArg[] = [
+      scriptKeys.length,
+      ...scriptKeys,
+      updateId,
+      o.maxAttempts,
+      o.fence ?? "",
+      Date.now(),
+      UNKNOWN_ERROR,
+      o.audience ?? "",
+    ];
     if (record !== undefined) args.push(record.as === "append" ? "a" : "c", JSON.stringify(record.update), WATERMARK_TTL_SECONDS);
     const [run, a, b, joined] = (await this.fenced(botId, this.redis.bhBegin(...args))) as [
       number,

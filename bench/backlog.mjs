@@ -3,8 +3,9 @@
 // runner sink: 500) while it works through it.
 //   node bench/backlog.mjs [--quick] [--profile]
 // Per side: the backlog is injected (injectMany, 10,000 at a time) before the side starts; the child samples its
-// own RSS every 100 ms (peak over its whole life, start included); after a warm-up the replies over a fixed
-// window give the steady throughput (the backlog is not worked off completely: that would take minutes).
+// own RSS every 100 ms (peak over its whole life, start included, with what V8's heap spaces held at that sample);
+// after a warm-up the replies over a fixed window give the steady throughput (the backlog is not worked off
+// completely: that would take minutes). The host side runs with the heap growth cap `bot-host start` sets.
 import {
   BENCH_APP,
   flags,
@@ -55,6 +56,7 @@ runMain(async () => {
   row("RSS at the end of the window (MB)", (s) => MB(s.rss));
   row("heap used at the end, after GC (MB)", (s) => MB(s.heapUsed));
   row("side CPU use (cores, main + GC threads)", (s) => s.cores, 2);
+  row("side CPU per update (µs)", (s) => (s.cores * 1e6) / s.throughput, 0);
   row("side event-loop utilization", (s) => s.elu, 2);
   row("updates still pending at the fake", (s) => s.left, 0);
   table(`backlog of ${P.pending} updates, ${P.handlerMs} ms handler`, rows);
@@ -94,7 +96,11 @@ async function runSide(side, env, redis) {
     const s2 = await w.stats({ gc: true });
     const throughput = (meter.replies[i] - r0) / wall;
     const cores = (s1.cpuUser - s0.cpuUser + s1.cpuSystem - s0.cpuSystem) / 1e6 / wall;
-    process.stdout.write(`${side}: ${fmt(throughput, 0)} updates/s, peak RSS ${fmt(MB(s1.peakRss))} MB\n`);
+    const at = Object.entries(s1.peakSpaces ?? {})
+      .filter(([, bytes]) => bytes >= 1 << 20)
+      .map(([name, bytes]) => `${name} ${fmt(MB(bytes))}`)
+      .join(", ");
+    process.stdout.write(`${side}: ${fmt(throughput, 0)} updates/s, peak RSS ${fmt(MB(s1.peakRss))} MB (at the peak, MB: ${at})\n`);
     return {
       throughput,
       minPerSec,

@@ -1,16 +1,17 @@
 // One side of a benchmark in its own process (forked by bench/lib/side.mjs), so that RSS, heap and CPU are
 // measured per side. IPC protocol (every reply echoes the request's `id`):
 //   parent -> { type: "start", id, side: "host" | "baseline", params }  child -> { type: "ready", id, ms, running }
-//   parent -> { type: "stats", id, gc?, resetPeak? }                      child -> { type: "stats", id, rss, heapUsed, heapTotal, external, cpuUser, cpuSystem, peakRss, eluIdle, eluActive }
+//   parent -> { type: "stats", id, gc?, resetPeak? }                      child -> { type: "stats", id, rss, heapUsed, heapTotal, external, cpuUser, cpuSystem, peakRss, peakSpaces, eluIdle, eluActive }
 //   parent -> { type: "stop", id }                                       child -> { type: "stopped", id, ms } and exits
 // params (both sides): apiRoot, tokens, app; host: configPath; baseline: drainOnSigterm.
-// The host side is `new Host(config, logger)` from dist/ with a pino logger at "warn" to /dev/null; the
+// The host side is `new Host(config, logger)` from dist/ with a pino logger at "warn" to /dev/null, after the
+// heap growth cap `bot-host start` sets (limitHeapGrowth); the
 // baseline side is one plain grammY Bot per token, each under run() from @grammyjs/runner, with grammY's
 // in-memory session() and sequentialize on the chat, on grammY's default transport.
 import { pathToFileURL } from "node:url";
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { processStats } from "./heap-spaces.mjs";
+import { processStats, spaces } from "./heap-spaces.mjs";
 
 // BENCH_HEAP_PROFILE=<file>: sample every allocation site, garbage included (where GC time comes from);
 // written at "stop" to <file>-<side>.heapprofile. Summarize with bench/lib/profile-summary.mjs <file>.heapprofile.
@@ -28,11 +29,12 @@ if (heapProfile) {
 
 let peakRss = 0;
 let peakAt = 0;
+let peakSpaces = {};
 let startedAt = 0;
 let lost = 0;
 const sampler = setInterval(() => {
   const rss = process.memoryUsage.rss();
-  if (rss > peakRss) ((peakRss = rss), (peakAt = performance.now()));
+  if (rss > peakRss) ((peakRss = rss), (peakAt = performance.now()), (peakSpaces = spaces()));
 }, 100);
 sampler.unref();
 
@@ -43,6 +45,9 @@ const send = (msg) => process.send?.(msg);
 process.on("unhandledRejection", (err) => process.stderr.write(`[worker ${process.pid}] unhandled rejection: ${err?.stack ?? err}\n`));
 
 async function startHost(params) {
+  // What `bot-host start` sets for the process before it loads anything (see src/cli/start.ts).
+  const { limitHeapGrowth } = await import("../../dist/src/host/heap-growth.js");
+  limitHeapGrowth();
   const [{ Host }, { loadConfig }, { createLogger }, { pino }] = await Promise.all([
     import("../../dist/src/host/host.js"),
     import("../../dist/src/config/index.js"),
@@ -125,6 +130,7 @@ process.on("message", async (msg) => {
         ...stats,
         peakRss: Math.max(peakRss, stats.rss),
         peakAtMs: peakAt - startedAt,
+        peakSpaces,
         eluIdle: elu.idle,
         eluActive: elu.active,
       });

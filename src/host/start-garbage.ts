@@ -1,5 +1,6 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
+import { operatorSetsFlag } from "./heap-growth.js";
 
 const GROWTH_FLAG = "--semi-space-growth-factor";
 /** V8's own value of {@link GROWTH_FLAG} (in every Node release since 12). */
@@ -15,7 +16,7 @@ const V8_GROWTH_FACTOR = 2;
  * effect at once. An operator's own `--semi-space-growth-factor` on the node command line is left alone.
  */
 export function holdYoungGeneration(): () => void {
-  if (process.execArgv.some((a) => a.startsWith(GROWTH_FLAG))) return () => {};
+  if (operatorSetsFlag(GROWTH_FLAG)) return () => {};
   try {
     setFlagsFromString(`${GROWTH_FLAG}=1`);
   } catch {

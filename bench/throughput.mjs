@@ -73,14 +73,14 @@ async function runSide(side, env, redis, pacedRate) {
 
     const saturate = async (n) => {
       const perBot = Math.ceil(n / P.bots);
-      const done0 = Array.from(idx, (i) => meter.replies[i]);
+      const done0 = Array.from(idx, (i, b) => meter.replies[i] + w.lostOf(b));
       const injected = new Int32Array(P.bots);
       const goal = meter.total + w.lost + perBot * P.bots;
       const t0 = performance.now();
       while (meter.total + w.lost < goal) {
         const stamp = performance.now().toFixed(2);
         for (let b = 0; b < P.bots; b++) {
-          const open = injected[b] - (meter.replies[idx[b]] - done0[b]);
+          const open = injected[b] - (meter.replies[idx[b]] + w.lostOf(b) - done0[b]);
           if (injected[b] < perBot && open <= WINDOW / 2) {
             const k = Math.min(WINDOW - open, perBot - injected[b]);
             inject(b, k, stamp);

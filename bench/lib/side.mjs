@@ -25,9 +25,11 @@ export function spawnSide(side, { profile, exposeGc = false } = {}) {
   const pending = new Map();
   let nextId = 1;
   let lost = 0;
+  const lostOf = new Map();
   child.on("message", (msg) => {
     if (msg.type === "lost") {
       lost++;
+      lostOf.set(msg.bot, (lostOf.get(msg.bot) ?? 0) + 1);
       return;
     }
     const p = pending.get(msg.id);
@@ -54,6 +56,10 @@ export function spawnSide(side, { profile, exposeGc = false } = {}) {
     /** Updates whose handler failed (the baseline's replies lost to network errors): they never reach the fake. */
     get lost() {
       return lost;
+    },
+    /** The same, for the bot at `index` of the tokens the side was started with. */
+    lostOf(index) {
+      return lostOf.get(index) ?? 0;
     },
     /** Starts the side; resolves with { ms, running } once it is up. */
     start: (params) => request({ type: "start", side, params }),

@@ -75,7 +75,7 @@ async function startBaseline(params) {
   let inFlight = 0;
   let idle = () => {};
   const t0 = performance.now();
-  const bots = params.tokens.map((token) => {
+  const bots = params.tokens.map((token, index) => {
     const bot = new Bot(token, { client: { apiRoot: params.apiRoot } });
     if (params.drainOnSigterm) {
       bot.use(async (_ctx, next) => {
@@ -94,7 +94,7 @@ async function startBaseline(params) {
     // (ECONNRESET): the parent counts those updates as done, and the report shows how many there were.
     bot.catch((err) => {
       if (lost++ < 3) process.stderr.write(`[baseline] handler error: ${err.error ?? err} (${err.error?.error?.code ?? ""})\n`);
-      process.send?.({ type: "lost" });
+      process.send?.({ type: "lost", bot: index });
     });
     return bot;
   });

@@ -1,6 +1,7 @@
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { uniquePrefix } from "../support/harness.js";
+import { monitorWhile } from "../support/monitor.js";
 import { startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { defineScripts, SCRIPTS, type ScriptArg, type ScriptedRedis } from "../../src/storage/journal-scripts.js";
 import { createKeys, type KeyBuilder } from "../../src/storage/keys.js";
@@ -15,7 +16,7 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
   let keys: KeyBuilder;
 
   // A server of its own: MONITOR (see scriptCommands) on the suite's shared server would also stream the other
-  // test files' commands, and ioredis fails on a monitor line that arrives before MONITOR's own answer.
+  // test files' commands.
   let server: RedisServer;
   beforeAll(async () => {
     server = await startRedisServer();
@@ -102,23 +103,10 @@ describe("the journal's Lua scripts, run directly on Redis", () => {
 
   /** Runs `work` and returns the commands the scripts sent for keys under this test's prefix, as MONITOR saw them. */
   async function scriptCommands(work: () => Promise<unknown>): Promise<string[][]> {
-    const monitor = await redis.monitor();
     const seen: string[][] = [];
-    const marker = `${prefix}monitor-marker`;
-    let markerSeen = false;
-    monitor.on("monitor", (_time: string, args: string[], source: string) => {
-      if (args[1] === marker) markerSeen = true;
-      else if (source === "lua" && args.slice(1).some((a) => a.startsWith(prefix))) seen.push([args[0]!.toLowerCase(), ...args.slice(1)]);
+    await monitorWhile(server.port, redis, work, (args, source) => {
+      if (source === "lua" && args.slice(1).some((a) => a.startsWith(prefix))) seen.push([args[0]!.toLowerCase(), ...args.slice(1)]);
     });
-    try {
-      await work();
-      await redis.exists(marker); // MONITOR reports in order: once this shows up, the script's commands have too
-      for (const deadline = Date.now() + 5_000; !markerSeen; await new Promise((r) => setTimeout(r, 5))) {
-        if (Date.now() > deadline) throw new Error("MONITOR never showed the marker command");
-      }
-    } finally {
-      monitor.disconnect();
-    }
     return seen;
   }
 

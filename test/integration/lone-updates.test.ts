@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { message } from "../support/updates.js";
+import { monitorWhile } from "../support/monitor.js";
 import { freePort, startRedisServer, type RedisServer } from "../support/redis-server.js";
 import { buildYaml, fakeToken, uniquePrefix, waitUntil } from "../support/harness.js";
 import { useHost } from "../support/host-fixture.js";
@@ -32,22 +33,11 @@ describe("a lone update: its journal write rides on its begin (two Redis round t
 
   /** Runs `work` and returns the journal scripts Redis ran meanwhile, in order, as MONITOR saw them. */
   async function scriptsRun(work: () => Promise<unknown>): Promise<string[]> {
-    const monitor = await redis.monitor();
     const seen: string[] = [];
-    const marker = `marker-${uniquePrefix()}`;
-    let markerSeen = false;
-    monitor.on("monitor", (_time: string, args: string[]) => {
-      if (args[1] === marker) markerSeen = true;
+    await monitorWhile(server.port, redis, work, (args) => {
       const name = scriptOf(args[0]?.toLowerCase(), args[1] ?? "");
       if (name !== undefined) seen.push(name);
     });
-    try {
-      await work();
-      await redis.exists(marker); // MONITOR reports in order: once this shows up, what came before has too
-      await waitUntil(() => markerSeen, "MONITOR to show the marker command", 5_000);
-    } finally {
-      monitor.disconnect();
-    }
     return seen;
   }
 

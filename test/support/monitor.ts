@@ -23,15 +23,14 @@ export async function monitorWhile(
   const marker = `monitor-marker-${uniquePrefix()}`;
   const socket = connect(port, "127.0.0.1");
   socket.setEncoding("utf8");
+  let monitoring = false;
   let markerSeen = false;
-  let confirmed: () => void;
-  const monitoring = new Promise<void>((resolve) => (confirmed = resolve));
   let partial = "";
   socket.on("data", (chunk: string) => {
     const lines = (partial + chunk).split("\r\n");
     partial = lines.pop() ?? "";
     for (const line of lines) {
-      if (line === "+OK") confirmed();
+      if (line === "+OK") monitoring = true;
       else if (line.startsWith("+") && !markerSeen) {
         const { args, source } = parse(line.slice(1));
         if (args[1] === marker) markerSeen = true;
@@ -42,7 +41,7 @@ export async function monitorWhile(
   try {
     await once(socket, "connect");
     socket.write("MONITOR\r\n");
-    await monitoring;
+    await waitUntil(() => monitoring, "Redis to answer MONITOR", 5_000);
     await work();
     await redis.exists(marker); // MONITOR reports in order: once this shows up, what came before has too
     await waitUntil(() => markerSeen, "MONITOR to show the marker command", 5_000);

@@ -24,11 +24,9 @@ export function spawnSide(side, { profile, exposeGc = false } = {}) {
   const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const pending = new Map();
   let nextId = 1;
-  let lost = 0;
   const lostOf = new Map();
   child.on("message", (msg) => {
     if (msg.type === "lost") {
-      lost++;
       lostOf.set(msg.bot, (lostOf.get(msg.bot) ?? 0) + 1);
       return;
     }
@@ -55,7 +53,9 @@ export function spawnSide(side, { profile, exposeGc = false } = {}) {
     exited,
     /** Updates whose handler failed (the baseline's replies lost to network errors): they never reach the fake. */
     get lost() {
-      return lost;
+      let all = 0;
+      for (const n of lostOf.values()) all += n;
+      return all;
     },
     /** The same, for the bot at `index` of the tokens the side was started with. */
     lostOf(index) {

@@ -5,7 +5,8 @@
 //   parent -> { type: "stop", id }                                       child -> { type: "stopped", id, ms } and exits
 // params (both sides): apiRoot, tokens, app; host: configPath; baseline: drainOnSigterm.
 // The host side is `new Host(config, logger)` from dist/ with a pino logger at "warn" to /dev/null, after the
-// heap growth cap `bot-host start` sets (limitHeapGrowth); the
+// heap growth cap `bot-host start` sets (limitHeapGrowth) and with V8's optimizing compilers held while it starts,
+// as `start` holds them (holdOptimizingCompilers: undici's HTTP parser then stays on V8's baseline wasm tier); the
 // baseline side is one plain grammY Bot per token, each under run() from @grammyjs/runner, with grammY's
 // in-memory session() and sequentialize on the chat, on grammY's default transport.
 import { pathToFileURL } from "node:url";
@@ -46,7 +47,11 @@ process.on("unhandledRejection", (err) => process.stderr.write(`[worker ${proces
 
 async function startHost(params) {
   // What `bot-host start` sets for the process before it loads anything (see src/cli/start.ts).
-  const { limitHeapGrowth } = await import("../../dist/src/host/heap-growth.js");
+  const [{ limitHeapGrowth }, { holdOptimizingCompilers }] = await Promise.all([
+    import("../../dist/src/host/heap-growth.js"),
+    import("../../dist/src/host/start-compilers.js"),
+  ]);
+  const releaseCompilers = holdOptimizingCompilers();
   limitHeapGrowth();
   const [{ Host }, { loadConfig }, { createLogger }, { pino }] = await Promise.all([
     import("../../dist/src/host/host.js"),
@@ -62,6 +67,7 @@ async function startHost(params) {
   const host = new Host(config, logger);
   const report = await host.start();
   const ms = performance.now() - t0;
+  releaseCompilers();
   stopSide = () => host.stop(60_000);
   return { ms, loadMs, running: report.running.length };
 }

@@ -1,6 +1,7 @@
 import type { LogLevel } from "../logging/levels.js";
 import { collectStartGarbage, holdYoungGeneration } from "../host/start-garbage.js";
 import { limitHeapGrowth } from "../host/heap-growth.js";
+import { holdOptimizingCompilers } from "../host/start-compilers.js";
 import { deferGrammyDefaultFetch } from "../transport/grammy-fetch.js";
 import { ExitCodes, ShutdownCoordinator } from "../lifecycle/shutdown-coordinator.js";
 
@@ -8,15 +9,16 @@ import { ExitCodes, ShutdownCoordinator } from "../lifecycle/shutdown-coordinato
  * `bot-host start`: owns SIGINT/SIGTERM first (before anything heavy is loaded, so a signal during start never
  * meets the default action), validates the config (exit 2 on problems), starts the host, and leaves the
  * process running until a signal. A signal while starting stops what has started and exits 0. Exits 1 when no
- * enabled bot could start. V8's young generation is kept at its initial size while it starts, its old generation
- * may grow to 1.7 times what is live, grammY's default transport (never used by the host) is loaded only if an app
+ * enabled bot could start. V8's young generation is kept at its initial size and its optimizing compilers are kept
+ * out while it starts, its old generation may grow to 1.7 times what is live, grammY's default transport (never used by the host) is loaded only if an app
  * uses it, and once the bots are up the garbage of their start is collected (see `holdYoungGeneration`,
- * `limitHeapGrowth`, `deferGrammyDefaultFetch` and `collectStartGarbage`).
+ * `holdOptimizingCompilers`, `limitHeapGrowth`, `deferGrammyDefaultFetch` and `collectStartGarbage`).
  */
 export async function runStart(opts: { config: string; logLevel?: LogLevel; pretty?: boolean }): Promise<void> {
   const coordinator = new ShutdownCoordinator();
   coordinator.install();
   const releaseYoungGeneration = holdYoungGeneration();
+  const releaseCompilers = holdOptimizingCompilers();
   limitHeapGrowth();
   deferGrammyDefaultFetch();
   const [{ loadConfig }, { createLogger }, { reportError }] = await Promise.all([
@@ -45,6 +47,7 @@ export async function runStart(opts: { config: string; logLevel?: LogLevel; pret
       logger.debug({ ms: ms === undefined ? undefined : Math.round(ms) }, "collected what the start left behind");
     }
     releaseYoungGeneration();
+    releaseCompilers();
     // Standing by for bots other instances own is healthy; only a host that runs nothing it could run exits.
     if (report.enabled > 0 && report.running.length === 0 && report.standby.length === 0 && !coordinator.isStopping) {
       logger.error({ not_running: report.notRunning }, "no bot could start; exiting");

@@ -11,14 +11,15 @@ const FLAG = "--heap-growing-percent";
 export const HEAP_GROWING_PERCENT = 70;
 
 /**
- * Whether the operator gave V8 `flag` on the node command line (`--flag` or `--flag=value`, with `-` or `_`): the
- * host then leaves that setting alone. Node refuses these V8 flags in `NODE_OPTIONS`, so only the command line counts.
+ * Whether the operator gave V8 `flag` on the node command line (`--flag`, `--no-flag` or `--flag=value`, with `-` or
+ * `_`): the host then leaves that setting alone. Node refuses these V8 flags in `NODE_OPTIONS`, so only the command
+ * line counts.
  */
 export function operatorSetsFlag(flag: string): boolean {
   const name = flag.replace(/^--/, "").replaceAll("_", "-");
   return process.execArgv.some((arg) => {
     const key = arg.split("=", 1)[0]!.replace(/^--/, "").replaceAll("_", "-");
-    return key === name;
+    return key === name || key === `no-${name}`;
   });
 }
 

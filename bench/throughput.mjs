@@ -1,5 +1,6 @@
 // Throughput and update-to-reply latency: N bots, M updates over C chats (C/N chats per bot), host vs baseline.
 //   node bench/throughput.mjs [--quick] [--profile]
+//   BENCH_HOST_CONFIG='{"polling":{"concurrency":8}}' node bench/throughput.mjs --quick   (top-level bots.yaml keys for the host side)
 // Phases per side (baseline first, then host, each in its own child process):
 //   warm-up    5% of M, not measured (JIT, connection pools);
 //   saturation M updates, injected in batches (injectMany) keeping at most WINDOW unanswered per bot, so the
@@ -59,7 +60,15 @@ async function runSide(side, env, redis, pacedRate) {
   const chatsPerBot = P.chats / P.bots;
   const sent = new Int32Array(P.bots); // updates injected per bot (chat rotation)
   const configPath =
-    side === "host" ? writeHostConfig({ apiRoot: fake.apiRoot, redisUrl: redis.url, prefix: freshPrefix("tp"), tokens }) : undefined;
+    side === "host"
+      ? writeHostConfig({
+          apiRoot: fake.apiRoot,
+          redisUrl: redis.url,
+          prefix: freshPrefix("tp"),
+          tokens,
+          extra: process.env.BENCH_HOST_CONFIG ? JSON.parse(process.env.BENCH_HOST_CONFIG) : {},
+        })
+      : undefined;
   const w = spawnSide(side, { profile: profile ? `${side}-throughput` : undefined, exposeGc: true });
   try {
     await w.start({ apiRoot: fake.apiRoot, tokens, app: BENCH_APP, configPath });

@@ -1,4 +1,5 @@
 import { setFlagsFromString } from "node:v8";
+import { operatorSetsFlag } from "./v8-flags.js";
 
 const FLAG = "--heap-growing-percent";
 
@@ -9,20 +10,6 @@ const FLAG = "--heap-growing-percent";
  * no lower than 70 did.
  */
 export const HEAP_GROWING_PERCENT = 70;
-
-/**
- * Whether the operator gave V8 `flag` on the node command line or in `NODE_OPTIONS` (`--flag`, `--no-flag`,
- * `--noflag` or `--flag=value`, with `-` or `_`): the host then leaves that setting alone. Node takes only a few V8
- * flags from `NODE_OPTIONS` (`--jitless` is one of them); the rest can only come on the command line.
- */
-export function operatorSetsFlag(flag: string): boolean {
-  const name = flag.replace(/^--/, "").replaceAll("_", "-");
-  const fromEnv = (process.env.NODE_OPTIONS ?? "").split(/\s+/).filter((arg) => arg.startsWith("--"));
-  return [...process.execArgv, ...fromEnv].some((arg) => {
-    const key = arg.split("=", 1)[0]!.replace(/^--/, "").replaceAll("_", "-");
-    return key === name || key === `no-${name}` || key === `no${name}`;
-  });
-}
 
 /**
  * Caps how far the old generation grows between full collections at {@link HEAP_GROWING_PERCENT}. Under a backlog

@@ -1,5 +1,5 @@
 import { setFlagsFromString } from "node:v8";
-import { operatorSetsFlag } from "./heap-growth.js";
+import { operatorSetsFlag } from "./v8-flags.js";
 
 /**
  * V8 flags that, given by the operator (on the node command line; `--jitless` also in `NODE_OPTIONS`), mean they chose

@@ -1,6 +1,6 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { operatorSetsFlag } from "./heap-growth.js";
+import { operatorSetsFlag } from "./v8-flags.js";
 
 const GROWTH_FLAG = "--semi-space-growth-factor";
 /** V8's own value of {@link GROWTH_FLAG} (in every Node release since 12). */

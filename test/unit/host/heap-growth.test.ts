@@ -43,14 +43,4 @@ describe("limitHeapGrowth", () => {
   it("recognizes the operator's flag spelled with underscores", () => {
     expect(run(["--heap_growing_percent=300"]).set).toBe(false);
   });
-
-  it("reads the operator's flags from NODE_OPTIONS too (Node takes --jitless there), and their --no- and --no forms", () => {
-    const script = `const { operatorSetsFlag } = await import(${JSON.stringify(MODULE)});
-      console.log(JSON.stringify(["--jitless", "--turbofan", "--wasm-tier-up", "--liftoff-only"].map(operatorSetsFlag)));`;
-    const out = spawnSync(process.execPath, ["--no-turbofan", "--nowasm-tier-up", "--input-type=module", "-e", script], {
-      encoding: "utf8",
-      env: { ...process.env, NODE_OPTIONS: "--jitless" },
-    });
-    expect(JSON.parse(out.stdout)).toEqual([true, true, true, false]);
-  });
 });

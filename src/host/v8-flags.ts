@@ -1,0 +1,13 @@
+/**
+ * Whether the operator gave V8 `flag` on the node command line or in `NODE_OPTIONS` (`--flag`, `--no-flag`,
+ * `--noflag` or `--flag=value`, with `-` or `_`): the host then leaves that setting alone. Node takes only a few V8
+ * flags from `NODE_OPTIONS` (`--jitless` is one of them); the rest can only come on the command line.
+ */
+export function operatorSetsFlag(flag: string): boolean {
+  const name = flag.replace(/^--/, "").replaceAll("_", "-");
+  const fromEnv = (process.env.NODE_OPTIONS ?? "").split(/\s+/).filter((arg) => arg.startsWith("--"));
+  return [...process.execArgv, ...fromEnv].some((arg) => {
+    const key = arg.split("=", 1)[0]!.replace(/^--/, "").replaceAll("_", "-");
+    return key === name || key === `no-${name}` || key === `no${name}`;
+  });
+}

@@ -1,5 +1,7 @@
 // Throughput and update-to-reply latency: N bots, M updates over C chats (C/N chats per bot), host vs baseline.
-//   node bench/throughput.mjs [--quick] [--profile]
+//   node bench/throughput.mjs [--quick] [--profile] [--rounds N]
+//   --rounds N: N rounds of baseline then host, one table each, then the median and the range of each ratio (the
+//   machine's noise moves a single round's ratio by ±15%).
 //   BENCH_HOST_CONFIG='{"polling":{"concurrency":8}}' node bench/throughput.mjs --quick   (top-level bots.yaml keys for the host side)
 // Phases per side (baseline first, then host, each in its own child process):
 //   warm-up    5% of M, not measured (JIT, connection pools);
@@ -11,6 +13,7 @@
 // Latency = time from inject at the fake to the fake receiving that update's sendMessage (stamp in the text).
 import {
   BENCH_APP,
+  median,
   flags,
   fmt,
   freshPrefix,
@@ -29,6 +32,7 @@ import { addBots, startFake, startRedis, textUpdate, until, waitAllPolling } fro
 import { cpuSeconds, elu, spawnSide } from "./lib/side.mjs";
 
 const { quick, profile } = flags();
+const ROUNDS = Math.max(1, Number(process.argv[process.argv.indexOf("--rounds") + 1]) || 1);
 const P = quick ? { bots: 20, updates: 20_000, chats: 1_000, paced: 4_000 } : { bots: 100, updates: 200_000, chats: 5_000, paced: 20_000 };
 // Unanswered updates per bot during saturation: 50 x 100 bots = 5,000 = one per chat on average. Enough to keep
 // either side busy (20..200 give the same throughput here); much more only makes every update live for seconds,
@@ -44,9 +48,13 @@ runMain(async () => {
   const redis = await startRedis();
   const env = await startFake();
   try {
-    const base = await runSide("baseline", env, redis, undefined);
-    const host = await runSide("host", env, redis, base.paced.rate);
-    report(base, host);
+    const rounds = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const base = await runSide("baseline", env, redis, undefined);
+      const host = await runSide("host", env, redis, base.paced.rate);
+      rounds.push(report(base, host, ROUNDS > 1 ? ` round ${r + 1} of ${ROUNDS}` : ""));
+    }
+    if (ROUNDS > 1) summarize(rounds);
   } finally {
     await env.fake.stop();
     await redis.stop();
@@ -164,12 +172,15 @@ async function measure(w, redis, meter, fn) {
   };
 }
 
-function report(b, h) {
+/** Prints one round's table and target line; returns its host/baseline ratios by metric. */
+function report(b, h, label) {
   const rows = [["metric", "baseline", "host", "host/baseline"]];
+  const ratios = new Map();
   const row = (name, f, digits = 1, lowerIsBetter = false, noRatio = false) => {
     const x = f(b);
     const y = f(h);
     rows.push([name, fmt(x, digits), fmt(y, digits), noRatio ? "-" : ratio(y, x) + (lowerIsBetter ? " (lower is better)" : "")]);
+    if (!noRatio && x > 0 && Number.isFinite(y)) ratios.set(name + (lowerIsBetter ? " (lower is better)" : ""), y / x);
   };
   row("throughput at saturation (updates/s)", (s) => s.sat.throughput, 0);
   row("saturation wall time (s)", (s) => s.sat.wall, 2, true);
@@ -189,7 +200,25 @@ function report(b, h) {
   row("fake Bot API + load generator event-loop utilization", (s) => s.sat.fakeElu, 2);
   row("side peak RSS at saturation (MB)", (s) => MB(s.sat.peakRss), 1, true);
   row("side heap used at end, after GC (MB)", (s) => MB(s.end.heapUsed), 1, true);
-  table(`throughput + latency (${P.bots} bots, ${P.updates} updates, ${P.chats} chats; paced phase ${P.paced} updates)`, rows);
+  table(`throughput + latency (${P.bots} bots, ${P.updates} updates, ${P.chats} chats; paced phase ${P.paced} updates)${label}`, rows);
   const r = h.sat.throughput / b.sat.throughput;
   target("host throughput >= 2.0x baseline", r >= 2, `${r.toFixed(2)}x`);
+  return ratios;
+}
+
+/** The median and the range of each host/baseline ratio over the rounds, and the targets on the medians. */
+function summarize(rounds) {
+  const rows = [["metric", "median host/baseline", "lowest", "highest"]];
+  for (const name of rounds[0].keys()) {
+    const xs = rounds.map((r) => r.get(name)).filter((x) => x !== undefined);
+    rows.push([name, `${median(xs).toFixed(2)}x`, `${Math.min(...xs).toFixed(2)}x`, `${Math.max(...xs).toFixed(2)}x`]);
+  }
+  table(`host/baseline over ${rounds.length} rounds (baseline then host in each)`, rows);
+  const of = (name) => median(rounds.map((r) => r.get(name)));
+  const tp = of("throughput at saturation (updates/s)");
+  const cpu = of("side CPU per update (µs) (lower is better)");
+  const p99 = of("latency p99 paced (ms) (lower is better)");
+  target("host throughput >= 2.0x baseline (median)", tp >= 2, `${tp.toFixed(2)}x`);
+  target("host CPU per update <= 0.5x baseline (median)", cpu <= 0.5, `${cpu.toFixed(2)}x`);
+  target("latency p99 paced no worse than baseline (median)", p99 <= 1, `${p99.toFixed(2)}x`);
 }

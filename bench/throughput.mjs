@@ -13,13 +13,13 @@
 // Latency = time from inject at the fake to the fake receiving that update's sendMessage (stamp in the text).
 import {
   BENCH_APP,
-  median,
   flags,
   fmt,
   freshPrefix,
   header,
   makeTokens,
   MB,
+  median,
   quantile,
   ratio,
   runMain,
@@ -209,12 +209,13 @@ function report(b, h, label) {
 /** The median and the range of each host/baseline ratio over the rounds, and the targets on the medians. */
 function summarize(rounds) {
   const rows = [["metric", "median host/baseline", "lowest", "highest"]];
+  const valuesOf = (name) => rounds.map((r) => r.get(name)).filter((x) => x !== undefined);
   for (const name of rounds[0].keys()) {
-    const xs = rounds.map((r) => r.get(name)).filter((x) => x !== undefined);
+    const xs = valuesOf(name);
     rows.push([name, `${median(xs).toFixed(2)}x`, `${Math.min(...xs).toFixed(2)}x`, `${Math.max(...xs).toFixed(2)}x`]);
   }
   table(`host/baseline over ${rounds.length} rounds (baseline then host in each)`, rows);
-  const of = (name) => median(rounds.map((r) => r.get(name)));
+  const of = (name) => median(valuesOf(name));
   const tp = of("throughput at saturation (updates/s)");
   const cpu = of("side CPU per update (µs) (lower is better)");
   const p99 = of("latency p99 paced (ms) (lower is better)");

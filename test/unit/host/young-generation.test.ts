@@ -27,6 +27,17 @@ churn();
 console.log(JSON.stringify({ held, released: newSpace() }));
 `;
 
+// The hold lets the young generation grow by itself after maxMs. Node fires timers in the order they fall due, so
+// the 20 ms timer runs after the hold's 10 ms one on any machine.
+const TIMED = SCRIPT.replace(
+  /const release = [^]*$/,
+  `holdYoungGeneration(10);
+await new Promise((resolve) => setTimeout(resolve, 20));
+churn();
+console.log(JSON.stringify({ afterMaxMs: newSpace() }));
+`,
+);
+
 describe("holdYoungGeneration", () => {
   it("keeps V8's young generation at its initial size while held, and lets it grow once released", () => {
     const out = spawnSync(process.execPath, ["--input-type=module", "-e", SCRIPT], { encoding: "utf8" });
@@ -34,6 +45,13 @@ describe("holdYoungGeneration", () => {
     const { held, released } = JSON.parse(out.stdout) as { held: number; released: number };
     expect(held).toBeLessThanOrEqual(4 * 1024 * 1024);
     expect(released).toBeGreaterThan(held);
+  });
+
+  it("lets the young generation grow by itself once the start has run for maxMs", () => {
+    const out = spawnSync(process.execPath, ["--input-type=module", "-e", TIMED], { encoding: "utf8" });
+    expect(out.stderr).toBe("");
+    const { afterMaxMs } = JSON.parse(out.stdout) as { afterMaxMs: number };
+    expect(afterMaxMs).toBeGreaterThan(4 * 1024 * 1024);
   });
 
   it("leaves an operator's own growth factor alone", () => {

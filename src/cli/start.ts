@@ -9,10 +9,10 @@ import { ExitCodes, ShutdownCoordinator } from "../lifecycle/shutdown-coordinato
  * `bot-host start`: owns SIGINT/SIGTERM first (before anything heavy is loaded, so a signal during start never
  * meets the default action), validates the config (exit 2 on problems), starts the host, and leaves the
  * process running until a signal. A signal while starting stops what has started and exits 0. Exits 1 when no
- * enabled bot could start. V8's young generation is kept at its initial size and its optimizing compilers are kept
- * out while it starts, its old generation may grow to 1.7 times what is live, grammY's default transport (never
- * used by the host) is loaded only if an app uses it, and once the bots are up the garbage of their start is
- * collected (see `holdYoungGeneration`, `holdOptimizingCompilers`, `limitHeapGrowth`, `deferGrammyDefaultFetch`
+ * enabled bot could start. While it starts, V8's young generation is kept at its initial size (for three seconds at
+ * most) and its optimizing compilers are kept out (for one second at most); its old generation may grow to 1.7 times
+ * what is live, grammY's default transport (never used by the host) is loaded only if an app uses it, and once the
+ * bots are up the garbage of their start is collected (see `holdYoungGeneration`, `holdOptimizingCompilers`, `limitHeapGrowth`, `deferGrammyDefaultFetch`
  * and `collectStartGarbage`).
  */
 export async function runStart(opts: { config: string; logLevel?: LogLevel; pretty?: boolean }): Promise<void> {

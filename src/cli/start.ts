@@ -12,8 +12,8 @@ import { ExitCodes, ShutdownCoordinator } from "../lifecycle/shutdown-coordinato
  * enabled bot could start. While it starts, V8's young generation is kept at its initial size (for three seconds at
  * most) and its optimizing compilers are kept out (for one second at most); its old generation may grow to 1.7 times
  * what is live, grammY's default transport (never used by the host) is loaded only if an app uses it, and once the
- * bots are up the garbage of their start is collected (see `holdYoungGeneration`, `holdOptimizingCompilers`, `limitHeapGrowth`, `deferGrammyDefaultFetch`
- * and `collectStartGarbage`).
+ * bots are up the garbage of their start is collected (see `holdYoungGeneration`, `holdOptimizingCompilers`,
+ * `limitHeapGrowth`, `deferGrammyDefaultFetch` and `collectStartGarbage`).
  */
 export async function runStart(opts: { config: string; logLevel?: LogLevel; pretty?: boolean }): Promise<void> {
   const coordinator = new ShutdownCoordinator();

@@ -1,5 +1,5 @@
 import { setFlagsFromString } from "node:v8";
-import { operatorSetsFlag } from "./v8-flags.js";
+import { operatorSetsFlag, releaseWithin } from "./v8-flags.js";
 
 /**
  * V8 flags that, given by the operator (on the node command line; `--jitless` also in `NODE_OPTIONS`), mean they chose
@@ -41,11 +41,7 @@ export function holdOptimizingCompilers(maxMs: number = COMPILER_HOLD_MAX_MS): (
   // `--liftoff-only` also turns wasm's tier-up off (a V8 flag implication), and undoing it does not turn that back on:
   // without the last two, no wasm module compiled after the start would ever reach TurboFan.
   hold("--liftoff-only", ["--no-liftoff-only", "--wasm-tier-up", "--wasm-dynamic-tiering"], WASM_FLAGS);
-  const release = () => {
-    clearTimeout(timer);
-    for (const flag of restore.splice(0)) setFlagsFromString(flag);
-  };
-  const timer = setTimeout(release, maxMs);
-  timer.unref();
-  return release;
+  return releaseWithin(() => {
+    for (const flag of restore) setFlagsFromString(flag);
+  }, maxMs);
 }

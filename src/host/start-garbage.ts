@@ -1,6 +1,6 @@
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { operatorSetsFlag } from "./v8-flags.js";
+import { operatorSetsFlag, releaseWithin } from "./v8-flags.js";
 
 const GROWTH_FLAG = "--semi-space-growth-factor";
 /** V8's own value of {@link GROWTH_FLAG} (in every Node release since 12). */
@@ -31,13 +31,7 @@ export function holdYoungGeneration(maxMs: number = YOUNG_GENERATION_HOLD_MAX_MS
   } catch {
     return () => {};
   }
-  const release = () => {
-    clearTimeout(timer);
-    setFlagsFromString(`${GROWTH_FLAG}=${V8_GROWTH_FACTOR}`);
-  };
-  const timer = setTimeout(release, maxMs);
-  timer.unref();
-  return release;
+  return releaseWithin(() => setFlagsFromString(`${GROWTH_FLAG}=${V8_GROWTH_FACTOR}`), maxMs);
 }
 
 /**

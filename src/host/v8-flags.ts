@@ -11,3 +11,20 @@ export function operatorSetsFlag(flag: string): boolean {
     return key === name || key === `no-${name}` || key === `no${name}`;
   });
 }
+
+/**
+ * `undo`, run once: when the returned function is called, or by itself `maxMs` from now (later if the event loop is
+ * busy then), whichever comes first. The timer does not keep the process alive.
+ */
+export function releaseWithin(undo: () => void, maxMs: number): () => void {
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    clearTimeout(timer);
+    undo();
+  };
+  const timer = setTimeout(release, maxMs);
+  timer.unref();
+  return release;
+}

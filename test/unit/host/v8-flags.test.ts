@@ -16,3 +16,27 @@ describe("operatorSetsFlag", () => {
     expect(JSON.parse(out.stdout)).toEqual([true, true, true, false]);
   });
 });
+
+describe("releaseWithin", async () => {
+  const { releaseWithin } = (await import(MODULE)) as { releaseWithin: (undo: () => void, maxMs: number) => () => void };
+  // Node fires timers in the order they fall due: the 20 ms wait ends after a 10 ms release on any machine.
+  const after20ms = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  it("runs undo once when called, and not again when its time is up", async () => {
+    let runs = 0;
+    const release = releaseWithin(() => runs++, 10);
+    release();
+    release();
+    await after20ms();
+    expect(runs).toBe(1);
+  });
+
+  it("runs undo by itself once its time is up, and not again when called later", async () => {
+    let runs = 0;
+    const release = releaseWithin(() => runs++, 10);
+    await after20ms();
+    expect(runs).toBe(1);
+    release();
+    expect(runs).toBe(1);
+  });
+});
